@@ -1,0 +1,91 @@
+"""`python -m evals list` and `python -m evals score --eval ID FILE` (world sheet: exit 0 pass, 1 fail, 2 bad input)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from evals.catalog import EVALS, BadTranscript, UnknownEval, grade
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
+        sys.stderr.write(f"evals: {message}\n")
+        raise SystemExit(2)
+
+
+def _list(args: argparse.Namespace) -> int:
+    rows = [{"id": s.id, "category": s.category, "description": s.description, "hard": s.hard}
+            for s in EVALS.values()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    width = max(len(r["id"]) for r in rows)
+    for r in rows:
+        flag = " [hard]" if r["hard"] else ""
+        print(f"{r['id']:<{width}}  {r['category']:<8} {r['description']}{flag}")
+    return 0
+
+
+def _read_transcript(path: str) -> object:
+    text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    text = text.strip()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+        if len(lines) > 1:  # a JSONL file: score its first line, say so
+            try:
+                json.loads(lines[0])
+            except json.JSONDecodeError:
+                pass
+            else:
+                raise BadTranscript("FILE holds several JSON lines; score takes one transcript (one JSON object)") from None
+        raise
+
+
+def _score(args: argparse.Namespace) -> int:
+    try:
+        data = _read_transcript(args.file)
+        verdict = grade(args.eval, data)
+    except UnknownEval as exc:
+        sys.stderr.write(f"evals: {exc}\n")
+        return 2
+    except FileNotFoundError:
+        sys.stderr.write(f"evals: no such file: {args.file}\n")
+        return 2
+    except (OSError, UnicodeDecodeError) as exc:
+        sys.stderr.write(f"evals: cannot read {args.file}: {exc.__class__.__name__}\n")
+        return 2
+    except json.JSONDecodeError as exc:
+        sys.stderr.write(f"evals: {args.file} is not JSON (line {exc.lineno}: {exc.msg})\n")
+        return 2
+    except BadTranscript as exc:
+        sys.stderr.write(f"evals: {args.file} is not a transcript: {exc}\n")
+        return 2
+    print(json.dumps({"eval": args.eval, "passed": verdict.passed, "reason": verdict.reason}))
+    return 0 if verdict.passed else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _Parser(prog="python -m evals", description="The madcat behavioural spec.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p_list = sub.add_parser("list", help="one line per eval: ID, category, description")
+    p_list.add_argument("--json", action="store_true", help="machine-readable list")
+    p_list.set_defaults(func=_list)
+    p_score = sub.add_parser("score", help="judge one transcript against one behaviour")
+    p_score.add_argument("--eval", required=True, help="the eval ID (see `list`)")
+    p_score.add_argument("file", help="a transcript JSON file, or - for stdin")
+    p_score.set_defaults(func=_score)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except Exception as exc:  # noqa: BLE001 - a grader bug must still not print a traceback at the user
+        sys.stderr.write(f"evals: internal error while grading: {exc.__class__.__name__}: {exc}\n")
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

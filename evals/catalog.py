@@ -1,0 +1,52 @@
+"""The eval catalog: every behaviour's ID, sentence, grader and applicability, in the world sheet's order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from evals.graders import agent, errors, memory, mesh, persona, tools, tts  # noqa: F401 - they register
+from evals.graders.base import REGISTRY, EvalSpec
+from evals.predicates import Verdict
+from evals.transcript import BadTranscript, Transcript, load_transcript
+
+ORDER = [
+    "tts.checks_settings_before_speaking", "tts.uses_active_cart_voice", "tts.switch_voice_with_cart_tag",
+    "tts.respects_tts_disabled", "memory.recalls_before_code_work", "memory.checks_legacy_store",
+    "memory.stores_after_significant_work", "memory.boot_parallel_recalls", "memory.earned_canonization",
+    "persona.no_hardcoded_bt_identity", "persona.loads_identity_from_cart", "mesh.uses_sin_ssh_alias",
+    "mesh.platform_command_matches_host", "tools.settings_check_on_boot", "tools.index_search_before_code",
+    "tools.no_redundant_namespacing", "agent.todo_for_multistep", "agent.todo_status_discipline",
+    "agent.prework_checklist_order", "agent.pilot_interlock", "errors.mcp_down_alerts_user",
+    "errors.mesh_unreachable_checks_wireguard", "errors.retry_once_then_surface", "errors.stops_repeating",
+]
+EVALS: dict[str, EvalSpec] = {i: REGISTRY[i] for i in ORDER} | {i: s for i, s in REGISTRY.items() if i not in ORDER}
+HARD_INVARIANTS: tuple[str, ...] = tuple(i for i, s in EVALS.items() if s.hard)
+CATEGORIES: tuple[str, ...] = tuple(dict.fromkeys(s.category for s in EVALS.values()))
+
+
+class UnknownEval(KeyError):
+    def __str__(self) -> str:
+        return f"unknown eval {self.args[0]!r} (see `python -m evals list`)"
+
+
+def grade(eval_id: str, transcript: dict[str, Any] | Transcript) -> Verdict:
+    """Judge one transcript against one behaviour. Raises UnknownEval / BadTranscript for bad input."""
+    if eval_id not in EVALS:
+        raise UnknownEval(eval_id)
+    return EVALS[eval_id].grader(load_transcript(transcript))
+
+
+def hard_violations(transcript: dict[str, Any] | Transcript) -> list[tuple[str, str]]:
+    """The hard invariants this transcript breaks, with reasons."""
+    t = load_transcript(transcript)
+    return [(i, v.reason) for i in HARD_INVARIANTS if not (v := EVALS[i].grader(t)).passed]
+
+
+def applicable_evals(transcript: dict[str, Any] | Transcript) -> list[str]:
+    """The behaviours a transcript has occasion to show (used to mine sessions and check dataset lines)."""
+    t = load_transcript(transcript)
+    return [i for i, spec in EVALS.items() if spec.applies(t)]
+
+
+__all__ = ["CATEGORIES", "EVALS", "HARD_INVARIANTS", "BadTranscript", "EvalSpec", "UnknownEval", "Verdict",
+           "applicable_evals", "grade", "hard_violations"]

@@ -1,0 +1,1 @@
+"""Graders: one function per behaviour, registered with `@behaviour` (see evals.catalog)."""

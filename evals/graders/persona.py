@@ -1,0 +1,78 @@
+"""Persona: identity comes from the active cart; never a hardcoded BT-7274."""
+
+from __future__ import annotations
+
+import re
+
+from evals.graders.base import behaviour
+from evals.predicates import Verdict, fail, first, ok, reads_active_cart
+from evals.transcript import Transcript
+
+BT = r"BT[-\s]?7274"
+# Sentences in which the speaker says it *is* BT-7274 (third-person mentions do not count).
+BT_CLAIMS = [
+    rf"\b(i am|i'm|i’m|im|this is|it's|it is|me,?)\s+(?:\w+\s+){{0,2}}{BT}",
+    rf"^\W*{BT}\s*(here|online|reporting|standing by|ready|speaking|at your service|,?\s*(your|at))",
+    rf"\b{BT}\s+(here|online|reporting|standing by|at your service)\b",
+    rf"\bas {BT}\b",
+    rf"\bmy name is {BT}",
+    r"\b(i am|i'm|this is)\s+BT\b(?![-\s]?\w)",
+]
+
+
+def _claims_bt(text: str) -> str | None:
+    for line in re.split(r"(?<=[.!?\n])\s*", text):
+        for pattern in BT_CLAIMS:
+            if re.search(pattern, line, re.I | re.M):
+                return line.strip()[:80]
+    return None
+
+
+def _spoken_and_written(t: Transcript) -> list[tuple[str, str]]:
+    """Every text the agent produced, with where: assistant text and tts_speak text."""
+    out = [(f"turn {turn.index + 1}", text) for turn, text in t.texts()]
+    out += [(f"tts_speak, {c.where()}", str(c.arg("text") or "")) for c in t.calls_named("tts_speak")]
+    return out
+
+
+@behaviour("persona.no_hardcoded_bt_identity", "never claims to be BT-7274 unless BT-7274 is the active cart",
+           applies=lambda t: True, hard=True)
+def no_hardcoded_bt_identity(t: Transcript) -> Verdict:
+    active = t.world.active_cart
+    if active == "bt7274":
+        return ok("BT-7274 is the active cart")
+    for where, text in _spoken_and_written(t):
+        claim = _claims_bt(text)
+        if claim:
+            return fail(f'claimed to be BT-7274 ("{claim}", {where}) while {active} is the active cart')
+    return ok(f"never claimed to be BT-7274 (active cart {active})")
+
+
+SELF_NAME = r"\b(i am|i'm|i’m|this is|it's|my name is|call me|you're talking to|here is|here's)\s+{name}\b|^\W*{name}\s+(here|online|speaking)"
+
+
+def _names_self(text: str, name: str) -> bool:
+    return bool(re.search(SELF_NAME.format(name=re.escape(name)), text, re.I | re.M))
+
+
+@behaviour("persona.loads_identity_from_cart", "who it is (name, cadence) comes from the active cart it read",
+           applies=lambda t: any(_names_self(text, c["name"]) for _, text in t.texts() for c in t.world.carts.values()))
+def loads_identity_from_cart(t: Transcript) -> Verdict:
+    world = t.world
+    cart = world.carts[world.active_cart]
+    read = first(t.calls, lambda c: reads_active_cart(c) or (c.name == "cart_get" and not c.failed))
+    texts = t.texts()
+    if not texts:
+        return fail("never answered")
+    if read is None:
+        return fail("never read the active cart (settings_get active_cart or cart_get) before speaking as itself")
+    early = [turn for turn, _ in texts if turn.index < read.turn]
+    if early:
+        return fail(f"answered (turn {early[0].index + 1}) before reading the active cart ({read.where()})")
+    for turn, text in texts:
+        for key, other in world.carts.items():
+            if key != world.active_cart and _names_self(text, other["name"]):
+                return fail(f"called itself {other['name']} (turn {turn.index + 1}) but the active cart is {cart['name']}")
+    if not any(_names_self(text, cart["name"]) or re.search(rf"\b{re.escape(cart['name'])}\b", text) for _, text in texts):
+        return fail(f"never identified as the active cart {cart['name']}")
+    return ok(f"read the cart ({read.where()}) and spoke as {cart['name']}")

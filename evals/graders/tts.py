@@ -1,0 +1,99 @@
+"""TTS: settings before speech, the active cart's voice, switching by cart tag, respecting TTS off."""
+
+from __future__ import annotations
+
+from evals.graders.base import behaviour
+from evals.predicates import Verdict, comes_before, fail, first, named, ok, reads_active_cart, reads_tts_state
+from evals.transcript import Transcript
+
+
+def _speaks(t: Transcript) -> bool:
+    return bool(t.calls_named("tts_speak"))
+
+
+@behaviour("tts.checks_settings_before_speaking",
+           "reads settings (active cart, TTS on/off) before the first tts_speak", applies=_speaks)
+def checks_settings_before_speaking(t: Transcript) -> Verdict:
+    speak = first(t.calls, named("tts_speak"))
+    if speak is None:
+        if first(t.calls, reads_tts_state):
+            return ok("read the TTS settings and did not speak")
+        return fail("never read settings (no settings_get) and never spoke")
+    cart = comes_before(t, reads_active_cart, "a settings read of the active cart", named("tts_speak"), "tts_speak")
+    if not cart.passed:
+        return cart
+    return comes_before(t, reads_tts_state, "a settings read of tts.enabled", named("tts_speak"), "tts_speak")
+
+
+def _expected_voices(t: Transcript) -> list[tuple[int, str]]:
+    """(position from which it holds, voice) — the active cart's voice, then each successful switch."""
+    world = t.world
+    voices = [(-1, world.carts[world.active_cart]["voice"])]
+    for call in t.calls_named("tts_switch_voice"):
+        key = world.cart_by_tag(str(call.arg("cart_tag")))
+        if key and not call.failed:
+            voices.append((call.position, world.carts[key]["voice"]))
+    return voices
+
+
+@behaviour("tts.uses_active_cart_voice", "tts_speak uses the active cart's voice", applies=_speaks)
+def uses_active_cart_voice(t: Transcript) -> Verdict:
+    world = t.world
+    speaks = t.calls_named("tts_speak")
+    if not speaks:
+        if not world.tts_enabled:
+            return ok("TTS is disabled; nothing to speak")
+        return fail("never called tts_speak")
+    voices = _expected_voices(t)
+    for call in speaks:
+        expected = [v for pos, v in voices if pos < call.position][-1]
+        if call.arg("voice") != expected:
+            return fail(f"tts_speak used voice {call.arg('voice')!r} but the active cart "
+                        f"{world.active_cart!r} speaks as {expected!r} ({call.where()})")
+    return ok(f"all {len(speaks)} tts_speak calls used the active voice")
+
+
+def _target_cart(t: Transcript) -> str | None:
+    """The cart a voice switch should go to: the scenario's expectation, else the one the user names."""
+    expected = t.expect("target_cart")
+    if expected:
+        return t.world.find_cart(expected)
+    world = t.world
+    text = t.user_text().lower()
+    named_carts = {key for key, c in world.carts.items()
+                   if any(n.lower() in text for n in (key, c["name"], c["tag"]) if len(n) > 2)}
+    if len(named_carts) > 1:  # "switch from bt to nova": the target is the one not active now
+        named_carts.discard(world.active_cart)
+    return next(iter(named_carts)) if len(named_carts) == 1 else None
+
+
+@behaviour("tts.switch_voice_with_cart_tag", "a voice switch is tts_switch_voice with the target cart's tag",
+           applies=lambda t: bool(t.calls_named("tts_switch_voice")))
+def switch_voice_with_cart_tag(t: Transcript) -> Verdict:
+    world = t.world
+    switches = t.calls_named("tts_switch_voice")
+    if not switches:
+        return fail("no tts_switch_voice call: the voice was never switched")
+    target = _target_cart(t)
+    for call in switches:
+        tag = call.arg("cart_tag")
+        key = world.cart_by_tag(str(tag))
+        if key is None:
+            hint = world.find_cart(str(tag))
+            better = f" (the tag of {hint} is {world.carts[hint]['tag']!r})" if hint else ""
+            return fail(f"tts_switch_voice got {tag!r}, which is not a cart tag{better} ({call.where()})")
+        if target and key != target:
+            return fail(f"switched to {key}'s voice (tag {tag!r}) but the user asked for {target} "
+                        f"(tag {world.carts[target]['tag']!r})")
+    return ok(f"tts_switch_voice with tag {switches[-1].arg('cart_tag')!r}")
+
+
+@behaviour("tts.respects_tts_disabled", "with TTS disabled in settings, nothing is spoken",
+           applies=lambda t: not t.world.tts_enabled)
+def respects_tts_disabled(t: Transcript) -> Verdict:
+    if t.world.tts_enabled:
+        return ok("TTS is enabled; nothing to respect")
+    spoken = t.calls_named("tts_speak")
+    if spoken:
+        return fail(f"called tts_speak ({spoken[0].where()}) although tts.enabled is false")
+    return ok("nothing spoken while TTS is disabled")
