@@ -1,0 +1,457 @@
+"""The promotion gate: rules from gate_rules.yaml applied to one run (optionally against the promoted
+adapter's run and a baseline run). ``python -m reports gate RUN [--against promoted|RUN] [--baseline RUN]``
+prints PASS/FAIL and one line per failure, writes gate.json beside the run's results.json,
+and exits 0 (pass), 1 (fail) or 2 (bad input).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from reports.analysis import behaviour_rows, fmt_diff, fmt_interval, fmt_p, fmt_rate, pair_runs
+from reports.errors import BadInput
+from reports.jsonio import write_json
+from reports.registry import DEFAULT_REGISTRY, load_entry_run, load_registry, promoted_entry
+from reports.results import Run, load_run, tally
+
+DEFAULT_RULES = Path(__file__).with_name("gate_rules.yaml")
+
+_RULES_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "confidence": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+        "bootstrap": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"n": {"type": "integer", "minimum": 100}, "seed": {"type": "integer"}},
+        },
+        "hard_invariants": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "enabled": {"type": "boolean"},
+                "max_violations": {"type": "integer", "minimum": 0},
+                "require_evaluated": {"type": "boolean"},
+                "evals": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+        "thresholds": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "enabled": {"type": "boolean"},
+                "file": {"type": ["string", "null"]},
+                "default": {"type": "number", "minimum": 0, "maximum": 1},
+                "override": {
+                    "type": "object",
+                    "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1},
+                },
+            },
+        },
+        "no_regression": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "enabled": {"type": "boolean"},
+                "alpha": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+            },
+        },
+        "better_than_baseline": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "enabled": {"type": "boolean"},
+                "required": {"type": "boolean"},
+                "min_ci_low": {"type": ["number", "null"]},
+            },
+        },
+        "complete": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "enabled": {"type": "boolean"},
+                "max_incomplete_fraction": {"type": "number", "minimum": 0, "maximum": 1},
+                "allow_interrupted": {"type": "boolean"},
+            },
+        },
+    },
+}
+
+_THRESHOLDS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "default": {"type": "number", "minimum": 0, "maximum": 1},
+        "evals": {
+            "type": ["object", "null"],
+            "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1},
+        },
+    },
+}
+
+
+def _read_yaml(path: Path, what: str) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BadInput(f"reports: {what} {path} does not exist") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        raise BadInput(f"reports: {what} {path} is not readable YAML: {' '.join(str(e).split())}") from None
+
+
+def _check(doc: Any, schema: dict[str, Any], path: Path, what: str) -> None:
+    err = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(doc))
+    if err is not None:
+        where = ".".join(str(p) for p in err.absolute_path) or "top level"
+        raise BadInput(f"reports: {what} {path}: {where}: {' '.join(err.message.split())[:160]}")
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def load_rules(path: Path | None = None) -> dict[str, Any]:
+    """Defaults from gate_rules.yaml, with the keys of ``path`` (if given) merged over them."""
+    rules = _read_yaml(DEFAULT_RULES, "rules file")
+    _check(rules, _RULES_SCHEMA, DEFAULT_RULES, "rules file")
+    if path is not None:
+        user = _read_yaml(path, "rules file") or {}
+        _check(user, _RULES_SCHEMA, path, "rules file")
+        rules = _merge(rules, user)
+    return rules
+
+
+def hard_invariant_ids(rules: dict[str, Any]) -> list[str]:
+    try:
+        from evals.catalog import HARD_INVARIANTS
+    except ImportError:
+        return sorted(rules["hard_invariants"]["evals"])
+    return sorted(HARD_INVARIANTS)
+
+
+def thresholds_path(rules: dict[str, Any]) -> Path:
+    given = rules["thresholds"].get("file")
+    if given:
+        return Path(given)
+    try:
+        import evals
+
+        return Path(evals.__file__).resolve().parent / "thresholds.yaml"
+    except ImportError:
+        return Path("evals/thresholds.yaml")
+
+
+def thresholds_for(rules: dict[str, Any], behaviours: list[str]) -> tuple[dict[str, float], str]:
+    """Threshold per behaviour and where they came from. Missing file: the rules' default for all."""
+    cfg = rules["thresholds"]
+    path = thresholds_path(rules)
+    default, per_eval, source = (
+        float(cfg["default"]),
+        {},
+        f"rules default {cfg['default']} ({path} not found)",
+    )
+    if path.is_file():
+        doc = _read_yaml(path, "thresholds file") or {}
+        _check(doc, _THRESHOLDS_SCHEMA, path, "thresholds file")
+        default = float(doc.get("default", default))
+        per_eval = dict(doc.get("evals") or {})
+        source = str(path)
+    override = dict(cfg.get("override") or {})
+    if "default" in override:
+        default = float(override.pop("default"))
+    per_eval.update(override)
+    if cfg.get("override"):
+        source += " + rules overrides"
+    return {b: float(per_eval.get(b, default)) for b in behaviours}, source
+
+
+@dataclass
+class Failure:
+    behaviour: str
+    message: str
+    numbers: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RuleResult:
+    rule: str
+    status: str  # "pass" | "fail" | "skipped"
+    failures: list[Failure] = field(default_factory=list)
+    note: str = ""
+
+
+@dataclass
+class GateResult:
+    run: Run
+    rules_file: str
+    results: list[RuleResult]
+    warnings: list[str]
+    against: Run | None
+    baseline: Run | None
+
+    @property
+    def passed(self) -> bool:
+        return all(r.status != "fail" for r in self.results)
+
+    @property
+    def verdict(self) -> str:
+        return "PASS" if self.passed else "FAIL"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict,
+            "run_id": self.run.run_id,
+            "results": str(self.run.path),
+            "against_run_id": self.against.run_id if self.against else None,
+            "baseline_run_id": self.baseline.run_id if self.baseline else None,
+            "rules_file": self.rules_file,
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "rules": [asdict(r) for r in self.results],
+            "warnings": self.warnings,
+        }
+
+
+# --- the rules -------------------------------------------------------------------------------------
+
+
+def rule_hard_invariants(run: Run, rules: dict[str, Any]) -> RuleResult:
+    cfg = rules["hard_invariants"]
+    invariants = hard_invariant_ids(rules)
+    violations: dict[str, set[tuple[str, int]]] = {inv: set() for inv in invariants}
+    evaluated = dict.fromkeys(invariants, 0)
+    for o in run.outcomes:
+        if o.eval in violations and o.complete:
+            evaluated[o.eval] += 1
+            if o.passed is False:
+                violations[o.eval].add((o.scenario, o.epoch))
+        for v in o.hard_violations:
+            violations.setdefault(v, set()).add((o.scenario, o.epoch))
+    failures = []
+    for inv, where in sorted(violations.items()):
+        if len(where) > cfg["max_violations"]:
+            shown = ", ".join(f"{s} epoch {e}" for s, e in sorted(where)[:4]) + (
+                " …" if len(where) > 4 else ""
+            )
+            failures.append(
+                Failure(
+                    inv,
+                    f"{len(where)} violations (allowed {cfg['max_violations']}): {shown}",
+                    {"violations": len(where), "where": [list(w) for w in sorted(where)]},
+                )
+            )
+        elif cfg["require_evaluated"] and inv in evaluated and evaluated[inv] == 0:
+            failures.append(
+                Failure(inv, "never evaluated: no complete sample of this hard invariant", {"complete": 0})
+            )
+    return RuleResult(
+        "hard_invariants", "fail" if failures else "pass", failures, f"{len(invariants)} invariants"
+    )
+
+
+def rule_thresholds(run: Run, rules: dict[str, Any]) -> RuleResult:
+    conf = rules["confidence"]
+    rows = behaviour_rows(run, confidence=conf)
+    limits, source = thresholds_for(rules, [r.group for r in rows])
+    failures = []
+    for r in rows:
+        limit = limits[r.group]
+        if not r.low >= limit:
+            failures.append(
+                Failure(
+                    r.group,
+                    f"Wilson {conf:.0%} lower bound {r.low:.3f} < threshold {limit:.3f} "
+                    f"({r.passed}/{r.n} passed = {fmt_rate(r.rate)}, {r.incomplete} incomplete)",
+                    {
+                        "low": r.low,
+                        "high": r.high,
+                        "threshold": limit,
+                        "passed": r.passed,
+                        "n": r.n,
+                        "incomplete": r.incomplete,
+                    },
+                )
+            )
+    if not rows:
+        failures.append(Failure("overall", "the run has no results to judge"))
+    return RuleResult(
+        "thresholds",
+        "fail" if failures else "pass",
+        failures,
+        f"{len(rows)} behaviours; thresholds from {source}",
+    )
+
+
+def _bootstrap(rules: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "n_boot": rules["bootstrap"]["n"],
+        "seed": rules["bootstrap"]["seed"],
+        "confidence": rules["confidence"],
+    }
+
+
+def rule_no_regression(
+    run: Run, against: Run | None, rules: dict[str, Any], warnings: list[str], why_none: str
+) -> RuleResult:
+    if against is None:
+        return RuleResult("no_regression", "skipped", note=why_none)
+    alpha = rules["no_regression"]["alpha"]
+    pairing = pair_runs(against, run, f"promoted {against.run_id}", run.run_id, **_bootstrap(rules))
+    warnings.extend(pairing.warnings)
+    failures = []
+    for r in pairing.behaviours:
+        if r.p_holm < alpha and r.worse:
+            d, m = r.difference, r.mcnemar
+            failures.append(
+                Failure(
+                    r.group,
+                    f"worse than {against.run_id}: Δ {fmt_diff(d.diff)} {fmt_interval(d.low, d.high)} over {m.pairs} pairs, "
+                    f"lost {m.a_only} / won {m.b_only}, McNemar p {fmt_p(m.p_value)}, Holm p {fmt_p(r.p_holm)} < {alpha}",
+                    {
+                        "diff": d.diff,
+                        "ci_low": d.low,
+                        "ci_high": d.high,
+                        "pairs": m.pairs,
+                        "lost": m.a_only,
+                        "won": m.b_only,
+                        "p_mcnemar": m.p_value,
+                        "p_holm": r.p_holm,
+                        "alpha": alpha,
+                    },
+                )
+            )
+    return RuleResult("no_regression", "fail" if failures else "pass", failures, f"against {against.run_id}")
+
+
+def rule_better_than_baseline(
+    run: Run, baseline: Run | None, rules: dict[str, Any], warnings: list[str]
+) -> RuleResult:
+    cfg = rules["better_than_baseline"]
+    if baseline is None:
+        if cfg["required"]:
+            return RuleResult(
+                "better_than_baseline",
+                "fail",
+                [Failure("overall", "no --baseline given and the rules require one")],
+            )
+        return RuleResult("better_than_baseline", "skipped", note="no --baseline")
+    pairing = pair_runs(baseline, run, f"baseline {baseline.run_id}", run.run_id, **_bootstrap(rules))
+    warnings.extend(pairing.warnings)
+    d = pairing.overall.difference
+    min_low = cfg["min_ci_low"]
+    ok = d.pairs > 0 and d.diff > 0 and (min_low is None or d.low > min_low)
+    need = "Δ > 0" if min_low is None else f"Δ > 0 and lower bound > {min_low:+.3f}"
+    numbers = {"diff": d.diff, "ci_low": d.low, "ci_high": d.high, "pairs": d.pairs, "min_ci_low": min_low}
+    msg = (
+        f"vs baseline {baseline.run_id}: Δ {fmt_diff(d.diff)} {fmt_interval(d.low, d.high)} over {d.pairs} pairs "
+        f"({d.clusters} scenarios); needs {need}"
+    )
+    if ok:
+        return RuleResult("better_than_baseline", "pass", note=msg)
+    return RuleResult("better_than_baseline", "fail", [Failure("overall", msg, numbers)])
+
+
+def rule_complete(run: Run, rules: dict[str, Any]) -> RuleResult:
+    cfg = rules["complete"]
+    t = tally(run.outcomes)
+    failures = []
+    frac = t.incomplete / t.n if t.n else math.nan
+    if t.n == 0:
+        failures.append(Failure("overall", "the run has no results"))
+    elif frac > cfg["max_incomplete_fraction"]:
+        failures.append(
+            Failure(
+                "overall",
+                f"{t.incomplete}/{t.n} samples incomplete ({frac:.1%} > {cfg['max_incomplete_fraction']:.1%})",
+                {"incomplete": t.incomplete, "n": t.n, "fraction": frac},
+            )
+        )
+    if run.interrupted and not cfg["allow_interrupted"]:
+        failures.append(Failure("overall", "the run was interrupted before it finished"))
+    note = f"{t.incomplete}/{t.n} incomplete"
+    return RuleResult("complete", "fail" if failures else "pass", failures, note)
+
+
+# --- driver ---------------------------------------------------------------------------------------
+
+
+def resolve_against(against: str | None, registry: Path) -> tuple[Run | None, str]:
+    """``promoted`` -> the registry's promoted run (None when nothing is promoted yet); else a run."""
+    if against is None:
+        return None, "no --against"
+    if against == "promoted":
+        entry = promoted_entry(load_registry(registry))
+        if entry is None:
+            return None, f"no promoted adapter in {registry} yet"
+        return load_entry_run(entry), ""
+    return load_run(against), ""
+
+
+def evaluate_gate(
+    run: Run,
+    rules: dict[str, Any],
+    rules_file: str,
+    against: Run | None = None,
+    baseline: Run | None = None,
+    why_no_against: str = "no --against",
+) -> GateResult:
+    warnings: list[str] = []
+    results = []
+    if rules["hard_invariants"]["enabled"]:
+        results.append(rule_hard_invariants(run, rules))
+    if rules["thresholds"]["enabled"]:
+        results.append(rule_thresholds(run, rules))
+    if rules["no_regression"]["enabled"]:
+        results.append(rule_no_regression(run, against, rules, warnings, why_no_against))
+    if rules["better_than_baseline"]["enabled"]:
+        results.append(rule_better_than_baseline(run, baseline, rules, warnings))
+    if rules["complete"]["enabled"]:
+        results.append(rule_complete(run, rules))
+    return GateResult(run, rules_file, results, warnings, against, baseline)
+
+
+def format_verdict(g: GateResult) -> str:
+    lines = [f"{g.verdict}  gate for run {g.run.run_id}"]
+    for r in g.results:
+        for f in r.failures:
+            lines.append(f"  {r.rule:<21} {f.behaviour}: {f.message}")
+    passed = [r.rule for r in g.results if r.status == "pass"]
+    skipped = [f"{r.rule} ({r.note})" for r in g.results if r.status == "skipped"]
+    if passed:
+        lines.append("passed: " + ", ".join(passed))
+    if skipped:
+        lines.append("skipped: " + ", ".join(skipped))
+    lines += [f"warning: {w}" for w in g.warnings]
+    return "\n".join(lines)
+
+
+def write_gate_json(g: GateResult) -> Path:
+    return write_json(g.run.dir / "gate.json", g.to_json())
+
+
+def gate_run(
+    run_arg: str,
+    against: str | None = None,
+    baseline: str | None = None,
+    rules_path: str | None = None,
+    registry: Path | None = None,
+) -> GateResult:
+    rules = load_rules(Path(rules_path) if rules_path else None)
+    run = load_run(run_arg)
+    against_run, why = resolve_against(against, registry or DEFAULT_REGISTRY)
+    if against_run is not None and against_run.path.resolve() == run.path.resolve():
+        against_run, why = None, f"the promoted run is {run.run_id} itself"
+    baseline_run = load_run(baseline) if baseline else None
+    return evaluate_gate(
+        run, rules, rules_path or str(DEFAULT_RULES), against_run, baseline_run, why or "no --against"
+    )

@@ -1,0 +1,29 @@
+"""JSON output that stays valid JSON: NaN and infinities (undefined statistics) become null."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from reports.errors import BadInput
+
+
+def jsonable(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [jsonable(v) for v in obj]
+    return obj
+
+
+def write_json(path: Path, obj: Any) -> Path:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(jsonable(obj), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    except OSError as e:
+        raise BadInput(f"reports: cannot write {path}: {e}") from None
+    return path

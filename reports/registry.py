@@ -1,0 +1,82 @@
+"""The adapter registry: a human-readable JSON list of promotions; at most one entry is ``promoted``.
+
+{"entries": [{"name", "adapter_sha256", "dataset_sha256", "run_id", "results", "baseline_run_id",
+              "against_run_id", "verdict", "date", "status": "promoted"|"superseded",
+              "superseded_by"?, "superseded_on"?, "adapter_dir"}]}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from reports.errors import BadInput
+from reports.results import Run, load_run
+
+DEFAULT_REGISTRY = Path(__file__).resolve().parent / "registry.json"
+
+
+def load_registry(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {"entries": []}
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BadInput(f"reports: registry {path} is unreadable: {e}") from None
+    if (
+        not isinstance(doc, dict)
+        or not isinstance(doc.get("entries"), list)
+        or not all(isinstance(e, dict) and isinstance(e.get("status"), str) for e in doc["entries"])
+    ):
+        raise BadInput(f'reports: registry {path} is not of the form {{"entries": [{{..., "status": ...}}]}}')
+    if sum(e["status"] == "promoted" for e in doc["entries"]) > 1:
+        raise BadInput(f"reports: registry {path} has more than one promoted entry — fix it by hand")
+    return doc
+
+
+def save_registry(path: Path, doc: dict[str, Any]) -> None:
+    """Write atomically so an interrupted promotion never leaves half a registry."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".registry-", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(doc, f, indent=2)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def promoted_entry(doc: dict[str, Any]) -> dict[str, Any] | None:
+    return next((e for e in doc["entries"] if e["status"] == "promoted"), None)
+
+
+def load_entry_run(entry: dict[str, Any]) -> Run:
+    """The run an entry was promoted on: its recorded results path, else its run id under the runs root."""
+    results = entry.get("results")
+    if results and Path(results).is_file():
+        return load_run(results)
+    run_id = entry.get("run_id")
+    if not run_id:
+        raise BadInput("reports: the promoted registry entry has no run_id")
+    return load_run(run_id)
+
+
+def add_promotion(doc: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
+    """Append entry as promoted; the previous promoted entry becomes superseded. Returns the new doc."""
+    entries = []
+    for e in doc["entries"]:
+        if e["status"] == "promoted":
+            e = {
+                **e,
+                "status": "superseded",
+                "superseded_by": entry["adapter_sha256"],
+                "superseded_on": entry["date"],
+            }
+        entries.append(e)
+    entries.append({**entry, "status": "promoted"})
+    return {**doc, "entries": entries}

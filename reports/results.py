@@ -1,0 +1,265 @@
+"""Load and validate one run's results.json; group its outcomes.
+
+A run is named by its directory, its results.json path, or its run id under the runs root
+(``$MADCAT_RUNS_DIR``, else ``./reports/runs``, else the ``runs/`` folder beside this module).
+Incomplete samples are kept: they count as *not passed* everywhere and their number is reported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from reports.errors import BadInput
+
+SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
+RUN_HINT = "run `pytest evals/` first"
+
+# (eval id, scenario id, epoch): one graded trajectory of one behaviour.
+SampleKey = tuple[str, str, int]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One row of ``results``: one behaviour graded on one (scenario, epoch) trajectory."""
+
+    eval: str
+    category: str
+    scenario: str
+    epoch: int
+    status: str
+    passed: bool | None
+    reason: str
+    hard_violations: tuple[str, ...]
+    prompt_tokens: int
+    completion_tokens: int
+    requests: int
+    prompt_tokens_per_request: float | None
+    seconds: float
+    log: str | None
+
+    @property
+    def complete(self) -> bool:
+        return self.status == "complete"
+
+    @property
+    def counted_pass(self) -> bool:
+        """Passed and complete: an incomplete sample never counts as passed."""
+        return self.complete and self.passed is True
+
+    @property
+    def key(self) -> SampleKey:
+        return (self.eval, self.scenario, self.epoch)
+
+
+@dataclass(frozen=True)
+class Tally:
+    n: int
+    passed: int
+    incomplete: int
+
+    @property
+    def failed(self) -> int:
+        return self.n - self.passed - self.incomplete
+
+    @property
+    def rate(self) -> float:
+        return self.passed / self.n if self.n else float("nan")
+
+
+@dataclass(frozen=True)
+class Run:
+    path: Path  # the results.json
+    meta: dict[str, Any]
+    outcomes: tuple[Outcome, ...]
+    summary: dict[str, Any]
+
+    @property
+    def run_id(self) -> str:
+        return str(self.meta["run_id"])
+
+    @property
+    def dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def epochs(self) -> int:
+        """Declared epochs, else the largest number of samples any (eval, scenario) has."""
+        declared = self.meta.get("epochs")
+        if isinstance(declared, int) and declared > 0:
+            return declared
+        counts = defaultdict(int)
+        for o in self.outcomes:
+            counts[(o.eval, o.scenario)] += 1
+        return max(counts.values(), default=1)
+
+    @property
+    def interrupted(self) -> bool:
+        return bool(self.meta.get("interrupted", False))
+
+    def evals(self) -> list[str]:
+        return sorted({o.eval for o in self.outcomes})
+
+    def logs(self) -> list[str]:
+        return sorted({o.log for o in self.outcomes if o.log})
+
+    def resolve_log(self, log: str) -> Path:
+        """A log path as written by the runner: absolute, relative to the run dir, or to the cwd."""
+        p = Path(log)
+        if p.is_absolute():
+            return p
+        beside = self.dir / p
+        return beside if beside.exists() or not p.exists() else p.resolve()
+
+
+def runs_root() -> Path:
+    env = os.environ.get("MADCAT_RUNS_DIR")
+    if env:
+        return Path(env)
+    cwd_runs = Path("reports/runs")
+    if cwd_runs.is_dir():
+        return cwd_runs
+    return Path(__file__).resolve().parent / "runs"
+
+
+def find_results(run: str | Path) -> Path:
+    """Turn a run dir, a results.json path or a run id into the results.json path (or BadInput)."""
+    given = Path(run)
+    candidates = [given / "results.json"] if given.is_dir() else []
+    if given.is_file():
+        candidates.insert(0, given)
+    if not given.is_absolute() and len(given.parts) == 1:
+        candidates.append(runs_root() / given / "results.json")
+    for c in candidates:
+        if c.is_file():
+            return c
+    raise BadInput(f"reports: {run} has no results.json — {RUN_HINT} (looked in {runs_root()} for run ids)")
+
+
+@cache
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
+
+
+def _where(path: Iterable[Any]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "top level"
+
+
+def _short(text: str, limit: int = 120) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def parse_results(doc: Any, path: Path) -> Run:
+    """Validate a parsed results.json document; every problem becomes one BadInput line."""
+    errors = sorted(_validator().iter_errors(doc), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    if errors:
+        err = jsonschema.exceptions.best_match(errors) or errors[0]
+        raise BadInput(f"reports: {path}: {_where(err.absolute_path)}: {_short(err.message)}")
+    outcomes: list[Outcome] = []
+    seen: set[SampleKey] = set()
+    for i, r in enumerate(doc["results"]):
+        if r["status"] == "complete" and r["passed"] is None:
+            raise BadInput(
+                f"reports: {path}: results[{i}]: a complete sample needs passed true/false, not null"
+            )
+        o = Outcome(
+            eval=r["eval"],
+            category=r.get("category") or r["eval"].split(".", 1)[0],
+            scenario=r["scenario"],
+            epoch=r["epoch"],
+            status=r["status"],
+            passed=r["passed"],
+            reason=r.get("reason") or "",
+            hard_violations=tuple(r.get("hard_violations") or ()),
+            prompt_tokens=r.get("prompt_tokens") or 0,
+            completion_tokens=r.get("completion_tokens") or 0,
+            requests=r.get("requests") or 0,
+            prompt_tokens_per_request=r.get("prompt_tokens_per_request"),
+            seconds=float(r.get("seconds") or 0.0),
+            log=r.get("log") or None,
+        )
+        if o.key in seen:
+            raise BadInput(
+                f"reports: {path}: results[{i}]: duplicate sample eval={o.eval} scenario={o.scenario} epoch={o.epoch}"
+            )
+        seen.add(o.key)
+        outcomes.append(o)
+    return Run(
+        path=path, meta=dict(doc["run"]), outcomes=tuple(outcomes), summary=dict(doc.get("summary") or {})
+    )
+
+
+def load_run(run: str | Path) -> Run:
+    path = find_results(run)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise BadInput(f"reports: cannot read {path}: {e}") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise BadInput(
+            f"reports: {path} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}) — {RUN_HINT}"
+        ) from None
+    return parse_results(doc, path)
+
+
+def tally(outcomes: Iterable[Outcome]) -> Tally:
+    n = passed = incomplete = 0
+    for o in outcomes:
+        n += 1
+        passed += o.counted_pass
+        incomplete += not o.complete
+    return Tally(n=n, passed=passed, incomplete=incomplete)
+
+
+def by_eval(outcomes: Iterable[Outcome]) -> dict[str, list[Outcome]]:
+    groups: dict[str, list[Outcome]] = defaultdict(list)
+    for o in outcomes:
+        groups[o.eval].append(o)
+    return dict(sorted(groups.items()))
+
+
+def by_category(outcomes: Iterable[Outcome]) -> dict[str, list[Outcome]]:
+    groups: dict[str, list[Outcome]] = defaultdict(list)
+    for o in outcomes:
+        groups[o.category].append(o)
+    return dict(sorted(groups.items()))
+
+
+def by_scenario(outcomes: Iterable[Outcome]) -> dict[str, list[Outcome]]:
+    groups: dict[str, list[Outcome]] = defaultdict(list)
+    for o in outcomes:
+        groups[o.scenario].append(o)
+    return dict(sorted(groups.items()))
+
+
+def passes_per_scenario(outcomes: Iterable[Outcome]) -> list[tuple[int, int]]:
+    """(samples, counted passes) per scenario: the input of pass^k."""
+    return [(len(group), sum(o.counted_pass for o in group)) for group in by_scenario(outcomes).values()]
+
+
+def outcome_map(outcomes: Iterable[Outcome]) -> dict[SampleKey, bool]:
+    return {o.key: o.counted_pass for o in outcomes}
+
+
+def prompt_tokens_per_request(outcomes: Iterable[Outcome]) -> float | None:
+    """Prompt tokens per model request over the run (weighted by requests); None when nothing was sent."""
+    tokens = requests = 0
+    for o in outcomes:
+        if o.requests:
+            tokens += o.prompt_tokens
+            requests += o.requests
+    return tokens / requests if requests else None
