@@ -256,7 +256,7 @@ def to_document(c: Comparison, out_dir: Path) -> Document:
                 (
                     a.name,
                     Link(a.run.run_id, relative_href(a.run.path, out_dir)),
-                    str(a.run.meta.get("adapter") or "— (base)"),
+                    a.run.adapter_label or "— (base)",
                     str(a.run.meta.get("system_prompt") or "—"),
                     str(a.overall.n),
                     str(a.overall.incomplete),

@@ -16,7 +16,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from reports.analysis import behaviour_rows, fmt_diff, fmt_interval, fmt_p, fmt_rate, pair_runs
+from reports.analysis import RateRow, behaviour_rows, fmt_diff, fmt_interval, fmt_p, fmt_rate, pair_runs
 from reports.errors import BadInput
 from reports.jsonio import write_json
 from reports.registry import DEFAULT_REGISTRY, load_entry_run, load_registry, promoted_entry
@@ -51,6 +51,7 @@ _RULES_SCHEMA: dict[str, Any] = {
                 "enabled": {"type": "boolean"},
                 "file": {"type": ["string", "null"]},
                 "default": {"type": "number", "minimum": 0, "maximum": 1},
+                "measure": {"enum": ["wilson_low", "rate"]},
                 "override": {
                     "type": "object",
                     "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1},
@@ -259,37 +260,45 @@ def rule_hard_invariants(run: Run, rules: dict[str, Any]) -> RuleResult:
     )
 
 
+def measured(row: RateRow, measure: str) -> float:
+    """What a threshold is compared with: the Wilson lower bound (default) or the plain pass rate."""
+    return row.low if measure == "wilson_low" else row.rate
+
+
 def rule_thresholds(run: Run, rules: dict[str, Any]) -> RuleResult:
-    conf = rules["confidence"]
-    rows = behaviour_rows(run, confidence=conf)
+    """Hard invariants are left to rule (a): a lower bound can never reach their 1.0."""
+    conf, measure = rules["confidence"], rules["thresholds"]["measure"]
+    hard = set(hard_invariant_ids(rules))
+    rows = [r for r in behaviour_rows(run, confidence=conf) if r.group not in hard]
     limits, source = thresholds_for(rules, [r.group for r in rows])
+    what = f"Wilson {conf:.0%} lower bound" if measure == "wilson_low" else "pass rate"
     failures = []
     for r in rows:
-        limit = limits[r.group]
-        if not r.low >= limit:
+        limit, value = limits[r.group], measured(r, measure)
+        if not value >= limit:  # NaN (no samples) fails too
             failures.append(
                 Failure(
                     r.group,
-                    f"Wilson {conf:.0%} lower bound {r.low:.3f} < threshold {limit:.3f} "
-                    f"({r.passed}/{r.n} passed = {fmt_rate(r.rate)}, {r.incomplete} incomplete)",
+                    f"{what} {value:.3f} < threshold {limit:.3f} "
+                    f"({r.passed}/{r.n} passed = {fmt_rate(r.rate)}, Wilson {fmt_interval(r.low, r.high)}, "
+                    f"{r.incomplete} incomplete)",
                     {
+                        "measure": measure,
+                        "value": value,
+                        "threshold": limit,
+                        "rate": r.rate,
                         "low": r.low,
                         "high": r.high,
-                        "threshold": limit,
                         "passed": r.passed,
                         "n": r.n,
                         "incomplete": r.incomplete,
                     },
                 )
             )
-    if not rows:
+    if not run.outcomes:
         failures.append(Failure("overall", "the run has no results to judge"))
-    return RuleResult(
-        "thresholds",
-        "fail" if failures else "pass",
-        failures,
-        f"{len(rows)} behaviours; thresholds from {source}",
-    )
+    note = f"{len(rows)} behaviours ({what}), hard invariants judged by hard_invariants; thresholds from {source}"
+    return RuleResult("thresholds", "fail" if failures else "pass", failures, note)
 
 
 def _bootstrap(rules: dict[str, Any]) -> dict[str, Any]:

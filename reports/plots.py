@@ -46,9 +46,9 @@ def rate_bars(groups: Sequence[str], series: Sequence[Series], title: str) -> by
         ax.set_xticks(ticks, list(groups), rotation=20, ha="right", fontsize=8)
         ax.set_ylim(0, 1.05)
         ax.set_ylabel("pass rate (Wilson 95% interval)")
-    ax.set_title(title, fontsize=10)
-    if len(series) > 1:
-        ax.legend(fontsize=7, loc="best")
+    ax.set_title(title, fontsize=10, pad=18 if len(series) > 1 else 6)
+    if len(series) > 1:  # above the axes, where no bar can hide under it
+        ax.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(series), frameon=False)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")

@@ -93,7 +93,7 @@ def promote(
         )
 
     entry = {
-        "name": name or run.meta.get("adapter") or directory.name,
+        "name": name or run.adapter_label or directory.name,
         "adapter_sha256": on_disk,
         "dataset_sha256": run.meta.get("dataset_sha256"),
         "adapter_dir": str(directory.resolve()),

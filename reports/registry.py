@@ -63,7 +63,13 @@ def load_entry_run(entry: dict[str, Any]) -> Run:
     run_id = entry.get("run_id")
     if not run_id:
         raise BadInput("reports: the promoted registry entry has no run_id")
-    return load_run(run_id)
+    try:
+        return load_run(run_id)
+    except BadInput:
+        raise BadInput(
+            f"reports: the promoted adapter's run {run_id} has no results.json any more "
+            f"(recorded at {results}) — restore it, or gate against another run with --against RUN"
+        ) from None
 
 
 def add_promotion(doc: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:

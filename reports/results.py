@@ -102,6 +102,14 @@ class Run:
         return max(counts.values(), default=1)
 
     @property
+    def adapter_label(self) -> str | None:
+        """The adapter's short name (a served LoRA name, or a local adapter dir's basename); None for the base."""
+        adapter = self.meta.get("adapter")
+        if not adapter or str(adapter).lower() == "none":
+            return None
+        return Path(str(adapter)).name if "/" in str(adapter) else str(adapter)
+
+    @property
     def interrupted(self) -> bool:
         return bool(self.meta.get("interrupted", False))
 

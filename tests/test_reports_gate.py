@@ -62,7 +62,10 @@ def test_a_good_run_passes_every_rule(tmp_path: Path, runs: Path, promoted_run) 
 def test_hard_invariants_come_from_the_catalog_else_the_rules_file() -> None:
     catalog = pytest.importorskip("evals.catalog")
     assert hard_invariant_ids(load_rules()) == sorted(catalog.HARD_INVARIANTS)
-    assert load_rules()["hard_invariants"]["evals"] == ["persona.no_hardcoded_bt_identity", "mesh.uses_sin_ssh_alias"]
+    assert load_rules()["hard_invariants"]["evals"] == [
+        "persona.no_hardcoded_bt_identity",
+        "mesh.uses_sin_ssh_alias",
+    ]
 
 
 def test_hard_invariants_fail_alone_on_the_invariants_own_result(
@@ -219,3 +222,41 @@ def test_cli_bad_rules_and_missing_runs_exit_2(
     assert main(["gate", "good", "--baseline", "nowhere"]) == 2
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 2 and "nowhere has no results.json" in err[1]
+
+
+def test_hard_invariants_at_1_0_in_the_thresholds_file_are_left_to_the_hard_rule(
+    tmp_path: Path, runs: Path
+) -> None:
+    # evals/thresholds.yaml gives the hard invariants 1.0, which no Wilson lower bound reaches.
+    write_run(runs, "good", grid())
+    th = {"default": 0.6, "evals": {HARD: 1.0, "mesh.uses_sin_ssh_alias": 1.0}}
+    g = _gate(tmp_path, "good", thresholds=th, against=None, baseline=None)
+    assert g.passed, _failed(g)
+
+
+def test_threshold_measure_can_be_the_plain_pass_rate(tmp_path: Path, runs: Path) -> None:
+    # 22/30 = 0.733: above a 0.7 bar as a rate, below it as a Wilson lower bound (0.556).
+    write_run(
+        runs, "cand", grid(lambda e, s, k: not (e == SOFT and (s, k) in {(x, 0) for x in SCENARIOS[:8]}))
+    )
+    th = {"default": 0.5, "evals": {SOFT: 0.7}}
+    assert _failed(_gate(tmp_path, "cand", thresholds=th, against=None, baseline=None)) == {
+        "thresholds": [SOFT]
+    }
+    g = _gate(
+        tmp_path, "cand", {"thresholds": {"measure": "rate"}}, thresholds=th, against=None, baseline=None
+    )
+    assert g.passed, _failed(g)
+
+
+def test_against_promoted_with_a_lost_run_is_one_line_exit_2(tmp_path: Path, runs: Path, capsys) -> None:
+    registry = tmp_path / "registry.json"
+    registry.write_text(
+        json.dumps(
+            {"entries": [{"status": "promoted", "run_id": "deleted", "results": "/gone/results.json"}]}
+        )
+    )
+    write_run(runs, "good", grid())
+    assert main(["gate", "good", "--against", "promoted", "--registry", str(registry)]) == 2
+    err = capsys.readouterr().err
+    assert "promoted adapter's run deleted has no results.json" in err and err.count("\n") == 1
