@@ -1,0 +1,172 @@
+"""The few vLLM server endpoints serving/ talks to, with every failure phrased as one line.
+
+vLLM answers errors as {"error": {"message", "type", "code"}} (>= 0.11), as {"message", ...}
+(older), or FastAPI's {"detail": "Not Found"} when a route does not exist at all (e.g.
+/v1/load_lora_adapter without VLLM_ALLOW_RUNTIME_LORA_UPDATING). `Reply.message` reads all three.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+DEFAULT_TIMEOUT_S = 60.0
+START_HINT = (
+    "start it with `vllm serve --config serving/configs/sin-awq-lora.yaml` (see serving/configs/README.md)"
+)
+
+
+class ServerError(Exception):
+    """Talking to the server failed; `str(exc)` is the one line for the user."""
+
+    def __init__(self, message: str, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any  # parsed JSON, or the text when the body is not JSON
+    text: str
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def route_missing(self) -> bool:
+        """FastAPI's own 404: the server has no such route (not an application-level 404)."""
+        return self.status == 404 and isinstance(self.body, dict) and self.body.get("detail") == "Not Found"
+
+    @property
+    def message(self) -> str:
+        body = self.body
+        if isinstance(body, dict):
+            error = body.get("error")
+            if isinstance(error, dict) and error.get("message"):
+                return str(error["message"])
+            if isinstance(error, str):
+                return error
+            if body.get("message"):
+                return str(body["message"])
+            detail = body.get("detail")
+            if isinstance(detail, str):
+                return detail
+            if detail is not None:
+                return str(detail)
+        return self.text.strip() or f"HTTP {self.status}"
+
+
+def normalize_base_url(url: str) -> str:
+    """'http://host:8000/v1/' -> 'http://host:8000'; raises ServerError for anything not http(s)."""
+    url = (url or "").strip().rstrip("/")
+    if url.endswith("/v1"):
+        url = url[: -len("/v1")]
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ServerError(f"serving: --base-url must look like http://HOST:PORT (got {url!r})")
+    return url
+
+
+def is_loopback(base_url: str) -> bool:
+    host = (urlsplit(base_url).hostname or "").lower()
+    return host in ("localhost", "127.0.0.1", "::1", "0.0.0.0") or host.startswith("127.")
+
+
+def default_api_key() -> str | None:
+    return os.environ.get("VLLM_API_KEY") or None
+
+
+class ServerClient:
+    """A thin httpx client for one server; use as a context manager."""
+
+    def __init__(self, base_url: str, api_key: str | None = None, timeout: float = DEFAULT_TIMEOUT_S) -> None:
+        self.base_url = normalize_base_url(base_url)
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.timeout = timeout
+        self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
+
+    def __enter__(self) -> ServerClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def request(self, method: str, path: str, json_body: Any = None) -> Reply:
+        try:
+            response = self._http.request(method, path, json=json_body)
+        except httpx.TimeoutException:
+            raise ServerError(
+                f"serving: {self.base_url} did not answer {method} {path} within {self.timeout:g} s "
+                "(the server may be starting or overloaded; try --timeout)"
+            ) from None
+        except httpx.ConnectError as exc:
+            raise ServerError(
+                f"serving: cannot reach {self.base_url} ({_why(exc)}) — is vLLM running? {START_HINT}"
+            ) from None
+        except httpx.HTTPError as exc:
+            raise ServerError(f"serving: {method} {self.base_url}{path} failed: {exc}") from None
+        text = response.text
+        try:
+            body: Any = response.json()
+        except ValueError:
+            body = text
+        return Reply(response.status_code, body, text)
+
+    def get(self, path: str) -> Reply:
+        return self.request("GET", path)
+
+    def post(self, path: str, json_body: Any) -> Reply:
+        return self.request("POST", path, json_body)
+
+    def models(self) -> list[dict[str, Any]]:
+        """GET /v1/models -> the model cards; a non-200 or odd body is a ServerError."""
+        reply = self.get("/v1/models")
+        if reply.status == 401:
+            raise ServerError(
+                f"serving: {self.base_url} wants an API key (HTTP 401) — pass --api-key or set VLLM_API_KEY"
+            )
+        if not reply.ok:
+            raise ServerError(
+                f"serving: GET {self.base_url}/v1/models answered HTTP {reply.status}: {reply.message}"
+            )
+        data = reply.body.get("data") if isinstance(reply.body, dict) else None
+        if not isinstance(data, list):
+            raise ServerError(
+                f"serving: GET {self.base_url}/v1/models did not return a model list — is this an OpenAI-compatible server?"
+            )
+        return [card for card in data if isinstance(card, dict) and "id" in card]
+
+    def version(self) -> str | None:
+        """vLLM's /version, or None when the server has none."""
+        try:
+            reply = self.get("/version")
+        except ServerError:
+            return None
+        if reply.ok and isinstance(reply.body, dict) and reply.body.get("version"):
+            return str(reply.body["version"])
+        return None
+
+
+def _why(exc: httpx.ConnectError) -> str:
+    text = str(exc)
+    lowered = text.lower()
+    if "refused" in lowered:
+        return "connection refused"
+    if (
+        "name or service not known" in lowered
+        or "nodename nor servname" in lowered
+        or "getaddrinfo" in lowered
+    ):
+        return "host not found"
+    if "timed out" in lowered:
+        return "connect timed out"
+    return text or "connection failed"
