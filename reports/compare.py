@@ -16,6 +16,7 @@ from typing import Any
 
 from reports.analysis import (
     OVERALL,
+    PairedRow,
     Pairing,
     RateRow,
     behaviour_rows,
@@ -145,6 +146,21 @@ def _rate_json(r: RateRow) -> dict[str, Any]:
     return out
 
 
+def _paired_json(r: PairedRow) -> dict[str, Any]:
+    d, m = r.difference, r.mcnemar
+    return {
+        "pairs": m.pairs,
+        "clusters": d.clusters,
+        "ref_only_passed": m.a_only,
+        "arm_only_passed": m.b_only,
+        "diff": _num(d.diff),
+        "ci_low": _num(d.low),
+        "ci_high": _num(d.high),
+        "p_mcnemar": m.p_value,
+        "p_holm": _num(r.p_holm),
+    }
+
+
 def to_json(c: Comparison) -> dict[str, Any]:
     arms = []
     for arm in c.arms:
@@ -183,29 +199,14 @@ def to_json(c: Comparison) -> dict[str, Any]:
         )
     paired = []
     for arm, p in zip(c.arms[1:], c.pairings, strict=True):
-
-        def row(r):
-            d, m = r.difference, r.mcnemar
-            return {
-                "pairs": m.pairs,
-                "clusters": d.clusters,
-                "ref_only_passed": m.a_only,
-                "arm_only_passed": m.b_only,
-                "diff": _num(d.diff),
-                "ci_low": _num(d.low),
-                "ci_high": _num(d.high),
-                "p_mcnemar": m.p_value,
-                "p_holm": _num(r.p_holm),
-            }
-
         paired.append(
             {
                 "arm": arm.name,
                 "against": c.arms[0].name,
                 "only_in_reference": p.only_a,
                 "only_in_arm": p.only_b,
-                "behaviours": {r.group: row(r) for r in p.behaviours},
-                "overall": row(p.overall),
+                "behaviours": {r.group: _paired_json(r) for r in p.behaviours},
+                "overall": _paired_json(p.overall),
             }
         )
     return {

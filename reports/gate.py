@@ -386,7 +386,13 @@ def rule_complete(run: Run, rules: dict[str, Any]) -> RuleResult:
             )
         )
     if run.interrupted and not cfg["allow_interrupted"]:
-        failures.append(Failure("overall", "the run was interrupted before it finished"))
+        still_running = run.meta.get("state") == "running" and not run.meta.get("finished")
+        why = (
+            "the run is still running (or was killed): wait for it to finish"
+            if still_running
+            else ("the run was interrupted before it finished")
+        )
+        failures.append(Failure("overall", why))
     note = f"{t.incomplete}/{t.n} incomplete"
     return RuleResult("complete", "fail" if failures else "pass", failures, note)
 
