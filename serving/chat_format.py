@@ -1,0 +1,396 @@
+"""The Qwen3-Coder tool-call format: one definition for rendering and parsing.
+
+An assistant turn that calls tools looks like this (after ``<|im_start|>assistant``)::
+
+    \\nOPTIONAL CONTENT\\n
+    \\n<tool_call>\\n<function=NAME>\\n<parameter=KEY>\\nVALUE\\n</parameter>\\n</function>\\n</tool_call>
+    ... one block per call ...<|im_end|>
+
+String values are written raw; everything else (numbers, booleans, null, mappings, lists) as
+JSON. The chat template (serving/chat_template.jinja), the local backend, the dataset and the
+training code all go through this module, so prompts, parsing and training data agree.
+
+Parsing never raises: a call that cannot be read (truncated, no name, junk inside the function
+body) comes back as a ``ParsedCall`` with ``error`` set, so graders can count it as a failure.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+TOOL_CALL_OPEN = "<tool_call>"
+TOOL_CALL_CLOSE = "</tool_call>"
+FUNCTION_OPEN = "<function="
+FUNCTION_CLOSE = "</function>"
+PARAMETER_OPEN = "<parameter="
+PARAMETER_CLOSE = "</parameter>"
+TOOL_RESPONSE_OPEN = "<tool_response>"
+TOOL_RESPONSE_CLOSE = "</tool_response>"
+IM_START = "<|im_start|>"
+IM_END = "<|im_end|>"
+END_OF_TEXT = "<|endoftext|>"
+
+# Special tokens (never part of decoded text with skip_special_tokens) and added tokens
+# (single tokens that stay in decoded text: the parser needs them).
+SPECIAL_TOKENS = (END_OF_TEXT, IM_START, IM_END)
+ADDED_TOKENS = (TOOL_CALL_OPEN, TOOL_CALL_CLOSE, TOOL_RESPONSE_OPEN, TOOL_RESPONSE_CLOSE)
+
+_WHITESPACE = " \t\r\n"
+
+
+@dataclass(frozen=True)
+class ParsedCall:
+    """One tool call read from model output; ``error`` is set when it could not be read."""
+
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class ParsedOutput:
+    content: str
+    tool_calls: list[ParsedCall] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def format_value(value: Any) -> str:
+    """A parameter value as the model writes it: strings raw, anything else as JSON."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def coerce_arguments(arguments: Any) -> dict[str, Any]:
+    """Arguments given as a dict or as a JSON string (OpenAI format) -> dict.
+
+    Raises ValueError with a readable message when the string is not a JSON object.
+    """
+    if arguments is None or arguments == "":
+        return {}
+    if isinstance(arguments, Mapping):
+        return dict(arguments)
+    if isinstance(arguments, str):
+        try:
+            decoded = json.loads(arguments)
+        except json.JSONDecodeError as exc:
+            raise ValueError(
+                f"tool call arguments are not valid JSON: {exc.msg} in {arguments[:80]!r}"
+            ) from None
+        if not isinstance(decoded, dict):
+            raise ValueError(f"tool call arguments must be a JSON object, got {type(decoded).__name__}")
+        return decoded
+    raise ValueError(f"tool call arguments must be a dict or a JSON string, got {type(arguments).__name__}")
+
+
+def _check_identifier(kind: str, name: str) -> None:
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"{kind} name must be a non-empty string")
+    if any(ch in name for ch in "<>") or any(ch in name for ch in _WHITESPACE):
+        raise ValueError(f"{kind} name {name!r} may not contain whitespace, '<' or '>'")
+
+
+def _call_name_and_arguments(call: Any) -> tuple[str, Any]:
+    """Accepts OpenAI tool-call dicts, {"name", "arguments"} dicts, ParsedCall, inspect ToolCall."""
+    if isinstance(call, Mapping):
+        if "function" in call and isinstance(call["function"], Mapping):
+            fn = call["function"]
+            return fn.get("name", ""), fn.get("arguments")
+        return call.get("name", ""), call.get("arguments")
+    if isinstance(call, ParsedCall):
+        return call.name, call.arguments
+    if hasattr(call, "function") and hasattr(call, "arguments"):  # inspect_ai ToolCall
+        return call.function, call.arguments
+    raise ValueError(f"cannot read a tool call from {type(call).__name__}")
+
+
+def render_tool_call(name: str, arguments: Any) -> str:
+    """One call: ``\\n<tool_call>\\n<function=NAME>\\n<parameter=K>\\nV\\n</parameter>\\n</function>\\n</tool_call>``."""
+    _check_identifier("function", name)
+    parts = [f"\n{TOOL_CALL_OPEN}\n{FUNCTION_OPEN}{name}>\n"]
+    for key, value in coerce_arguments(arguments).items():
+        _check_identifier("parameter", key)
+        parts.append(f"{PARAMETER_OPEN}{key}>\n{format_value(value)}\n{PARAMETER_CLOSE}\n")
+    parts.append(f"{FUNCTION_CLOSE}\n{TOOL_CALL_CLOSE}")
+    return "".join(parts)
+
+
+def render_tool_calls(calls: Iterable[Any]) -> str:
+    """The assistant text for a list of calls, exactly as the chat template writes it."""
+    return "".join(render_tool_call(*_call_name_and_arguments(call)) for call in calls)
+
+
+def render_assistant_completion(content: str | None, calls: Iterable[Any] = ()) -> str:
+    """What the model generates after the generation prompt ``<|im_start|>assistant\\n``.
+
+    Matches the chat template: with calls, the content is trimmed and followed by a blank line;
+    without calls the content is kept as is. Ends with ``<|im_end|>``.
+    """
+    calls = list(calls)
+    content = content or ""
+    if not calls:
+        return content + IM_END
+    body = ""
+    if content.strip():
+        body = content.strip() + "\n"
+    body += render_tool_calls(calls)
+    # The template writes "<|im_start|>assistant" + "\n..." ; the prompt already holds the "\n".
+    return body[1:] + IM_END if body.startswith("\n") else body + IM_END
+
+
+def _content_text(content: Any) -> str:
+    """Message content as text: strings as is, OpenAI content-part lists joined."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts = []
+        for part in content:
+            if isinstance(part, Mapping) and part.get("type", "text") == "text":
+                texts.append(str(part.get("text", "")))
+            elif isinstance(part, str):
+                texts.append(part)
+        return "\n".join(texts)
+    return str(content)
+
+
+def normalise_messages(messages: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """OpenAI-style messages -> what serving/chat_template.jinja expects.
+
+    Tool-call arguments given as JSON strings (the OpenAI wire format) become dicts (the template
+    cannot parse JSON: Jinja has no ``fromjson``), content becomes a string. The input is not
+    modified. Raises ValueError for arguments that are not a JSON object.
+    """
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        msg = copy.deepcopy(dict(message))
+        msg["content"] = _content_text(msg.get("content"))
+        if msg.get("tool_calls"):
+            calls = []
+            for call in msg["tool_calls"]:
+                name, arguments = _call_name_and_arguments(call)
+                fixed = copy.deepcopy(dict(call)) if isinstance(call, Mapping) else {}
+                fixed.setdefault("type", "function")
+                fixed["function"] = {"name": name, "arguments": coerce_arguments(arguments)}
+                fixed.pop("name", None)
+                fixed.pop("arguments", None)
+                calls.append(fixed)
+            msg["tool_calls"] = calls
+        out.append(msg)
+    return out
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _tool_schemas(tools: Iterable[Mapping[str, Any]] | None) -> dict[str, dict[str, Any]]:
+    """Function name -> its parameters' ``properties`` mapping."""
+    schemas: dict[str, dict[str, Any]] = {}
+    for tool in tools or ():
+        if not isinstance(tool, Mapping):
+            continue
+        fn = tool.get("function", tool)
+        if not isinstance(fn, Mapping) or not isinstance(fn.get("name"), str):
+            continue
+        params = fn.get("parameters")
+        props = params.get("properties") if isinstance(params, Mapping) else None
+        schemas[fn["name"]] = dict(props) if isinstance(props, Mapping) else {}
+    return schemas
+
+
+def _schema_types(schema: Any) -> set[str] | None:
+    """JSON types a parameter schema admits, or None when it does not say."""
+    if not isinstance(schema, Mapping):
+        return None
+    found: set[str] = set()
+    declared = schema.get("type")
+    if isinstance(declared, str):
+        found.add(declared)
+    elif isinstance(declared, list):
+        found.update(t for t in declared if isinstance(t, str))
+    for key in ("anyOf", "oneOf"):
+        for option in schema.get(key) or ():
+            found.update(_schema_types(option) or ())
+    if not found and isinstance(schema.get("enum"), list) and schema["enum"]:
+        found.update(_json_type(v) for v in schema["enum"])
+    return found or None
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _try_json(raw: str) -> tuple[bool, Any]:
+    try:
+        return True, json.loads(raw)
+    except (json.JSONDecodeError, RecursionError):
+        return False, None
+
+
+def decode_value(raw: str, schema: Any = None) -> Any:
+    """A raw parameter value -> Python, guided by the parameter's JSON schema when known.
+
+    Without a schema, text that is JSON for a non-string (number, boolean, null, object, array)
+    is decoded and anything else stays a string. With a schema that admits only strings the raw
+    text is kept, so ``"42"`` stays ``"42"``.
+    """
+    types = _schema_types(schema)
+    if types is None:
+        ok, decoded = _try_json(raw)
+        return decoded if ok and not isinstance(decoded, str) else raw
+    if types <= {"string"}:
+        return raw
+    stripped = raw.strip()
+    if "null" in types and stripped.lower() in ("null", "none"):
+        return None
+    if "boolean" in types and stripped in ("True", "False"):  # Python-style booleans
+        return stripped == "True"
+    ok, decoded = _try_json(stripped)
+    if ok and not isinstance(decoded, str):
+        kind = _json_type(decoded)
+        admitted = kind in types or (kind == "integer" and "number" in types)
+        if admitted or "string" not in types:
+            return decoded
+    return raw
+
+
+def _skip_ws(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in _WHITESPACE:
+        pos += 1
+    return pos
+
+
+def _read_name(text: str, pos: int) -> tuple[str | None, int]:
+    """Name after ``<function=`` / ``<parameter=`` up to ``>``; None when it is not a clean name."""
+    end = text.find(">", pos)
+    if end == -1:
+        return None, len(text)
+    name = text[pos:end]
+    if not name or any(ch in name for ch in _WHITESPACE) or "<" in name:
+        return None, end + 1
+    return name, end + 1
+
+
+def _find_parameter_end(text: str, start: int) -> int:
+    """Index of the ``</parameter>`` that really closes the value starting at ``start``.
+
+    A ``</parameter>`` inside a value is skipped unless it is followed (after whitespace) by the
+    next parameter, ``</function>`` or the end of the text.
+    """
+    search = start
+    while True:
+        idx = text.find(PARAMETER_CLOSE, search)
+        if idx == -1:
+            return -1
+        after = _skip_ws(text, idx + len(PARAMETER_CLOSE))
+        if after == len(text) or text.startswith((PARAMETER_OPEN, FUNCTION_CLOSE), after):
+            return idx
+        search = idx + 1
+
+
+def _parse_function(text: str, pos: int, schemas: dict[str, dict[str, Any]]) -> tuple[ParsedCall, int]:
+    """Parse from just after ``<function=``; returns the call and the index after ``</function>``."""
+    name, pos = _read_name(text, pos)
+    if name is None:
+        return ParsedCall(name="", error="tool call without a readable function name"), pos
+    props = schemas.get(name, {})
+    arguments: dict[str, Any] = {}
+    while True:
+        pos = _skip_ws(text, pos)
+        if pos >= len(text):
+            return ParsedCall(name, arguments, f"tool call '{name}' is truncated: no {FUNCTION_CLOSE}"), pos
+        if text.startswith(FUNCTION_CLOSE, pos):
+            return ParsedCall(name, arguments), pos + len(FUNCTION_CLOSE)
+        if not text.startswith(PARAMETER_OPEN, pos):
+            junk = text[pos : pos + 40]
+            end = text.find(FUNCTION_CLOSE, pos)
+            resume = len(text) if end == -1 else end + len(FUNCTION_CLOSE)
+            return ParsedCall(name, arguments, f"tool call '{name}' has unexpected text {junk!r}"), resume
+        key, pos = _read_name(text, pos + len(PARAMETER_OPEN))
+        if key is None:
+            end = text.find(FUNCTION_CLOSE, pos)
+            resume = len(text) if end == -1 else end + len(FUNCTION_CLOSE)
+            return ParsedCall(name, arguments, f"tool call '{name}' has a parameter without a name"), resume
+        if text.startswith("\n", pos):
+            pos += 1
+        end = _find_parameter_end(text, pos)
+        if end == -1:
+            return (
+                ParsedCall(
+                    name, arguments, f"tool call '{name}' is truncated: parameter '{key}' is not closed"
+                ),
+                len(text),
+            )
+        raw = text[pos:end]
+        if raw.endswith("\n"):
+            raw = raw[:-1]
+        if key in arguments:
+            return ParsedCall(name, arguments, f"tool call '{name}' repeats parameter '{key}'"), end
+        arguments[key] = decode_value(raw, props.get(key))
+        pos = end + len(PARAMETER_CLOSE)
+
+
+def parse_assistant_output(text: str, tools: Iterable[Mapping[str, Any]] | None = None) -> ParsedOutput:
+    """Split model output into content and tool calls. Never raises.
+
+    ``tools`` (OpenAI tool specs) lets values be decoded by their parameter's declared type.
+    Content is the text before the first call (trimmed when there are calls); text after the
+    calls is dropped, as vLLM's qwen3_coder parser does.
+    """
+    if not isinstance(text, str):
+        text = "" if text is None else str(text)
+    try:
+        schemas = _tool_schemas(tools)
+    except Exception:  # a malformed tool list must not break parsing
+        schemas = {}
+
+    first = text.find(TOOL_CALL_OPEN)
+    if first == -1:
+        # A call without its <tool_call> wrapper is still a call (vLLM reads it too).
+        bare = text.find(FUNCTION_OPEN)
+        if bare == -1 or (bare > 0 and text[bare - 1] != "\n"):
+            return ParsedOutput(content=text)
+        first = bare
+
+    calls: list[ParsedCall] = []
+    pos = first
+    while pos < len(text):
+        if text.startswith(TOOL_CALL_OPEN, pos):
+            inner = _skip_ws(text, pos + len(TOOL_CALL_OPEN))
+            if not text.startswith(FUNCTION_OPEN, inner):
+                close = text.find(TOOL_CALL_CLOSE, inner)
+                calls.append(ParsedCall(name="", error=f"{TOOL_CALL_OPEN} without {FUNCTION_OPEN}NAME>"))
+                pos = len(text) if close == -1 else close + len(TOOL_CALL_CLOSE)
+            else:
+                call, pos = _parse_function(text, inner + len(FUNCTION_OPEN), schemas)
+                calls.append(call)
+                after = _skip_ws(text, pos)
+                if text.startswith(TOOL_CALL_CLOSE, after):
+                    pos = after + len(TOOL_CALL_CLOSE)
+        elif text.startswith(FUNCTION_OPEN, pos):
+            call, pos = _parse_function(text, pos + len(FUNCTION_OPEN), schemas)
+            calls.append(call)
+        next_call = text.find(TOOL_CALL_OPEN, pos)
+        if next_call == -1:
+            break
+        pos = next_call
+    return ParsedOutput(content=text[:first].strip(), tool_calls=calls)
