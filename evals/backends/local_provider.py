@@ -1,0 +1,357 @@
+"""inspect-ai model provider ``madcat-local``: an in-process transformers model (+ peft adapter).
+
+    get_model("madcat-local/twin")                        # the tiny twin (built on first use)
+    get_model("madcat-local//path/to/model", adapter="/path/to/adapter")
+    inspect eval ... --model madcat-local/twin -M adapter=/path/to/adapter
+
+The prompt is the model's own chat template with the tools as OpenAI tool specs (the same specs
+inspect sends to vLLM); the output is parsed with serving.chat_format (the qwen3_coder XML
+format). A tool call that cannot be read becomes a ``ToolCall`` with ``parse_error`` set, so the
+tool loop reports it back and the graders count it as a failure; nothing here raises on model
+output.
+
+One copy of each (model, adapter) per process; generation runs in a worker thread under a lock,
+so the event loop stays free and concurrent samples take turns.
+
+model_args (``-M``): ``adapter`` (peft adapter dir), ``device`` (default cuda if available, else
+cpu), ``dtype`` (default float32 on cpu, the checkpoint's dtype elsewhere), ``threads`` (torch
+CPU threads while generating; default 1 for small models on cpu, which is fastest on a busy box).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+from inspect_ai.model import (
+    ChatCompletionChoice,
+    ChatMessage,
+    ChatMessageAssistant,
+    GenerateConfig,
+    ModelAPI,
+    ModelOutput,
+    ModelUsage,
+    modelapi,
+)
+from inspect_ai.tool import ToolCall, ToolChoice, ToolInfo
+
+from serving.chat_format import normalise_messages, parse_assistant_output
+
+PROVIDER_NAME = "madcat-local"
+DEFAULT_MODEL_NAMES = ("twin", "default", "tiny-twin")
+DEFAULT_MAX_TOKENS = 256
+# Function name given to a tool call whose name could not be read from the output.
+UNREADABLE_CALL_NAME = "unparseable_tool_call"
+ADAPTER_WEIGHT_FILES = ("adapter_model.safetensors", "adapter_model.bin")
+_SMALL_MODEL_PARAMS = 100_000_000
+
+
+class LocalModelError(RuntimeError):
+    """A model or adapter that cannot be used; the message is one line meant for the user."""
+
+
+# --------------------------------------------------------------------------- conversion
+
+
+def tool_specs(tools: list[ToolInfo]) -> list[dict[str, Any]]:
+    """inspect ToolInfo -> OpenAI tool specs, as inspect's OpenAI-compatible providers send them."""
+    specs = []
+    for tool in tools:
+        specs.append(
+            {
+                "type": "function",
+                "function": {
+                    "name": tool.name,
+                    "description": tool.description,
+                    "parameters": tool.parameters.model_dump(exclude_none=True),
+                },
+            }
+        )
+    return specs
+
+
+def messages_to_openai(messages: list[ChatMessage]) -> list[dict[str, Any]]:
+    """inspect ChatMessages -> OpenAI-style message dicts (arguments as dicts, content as text)."""
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        if message.role == "assistant":
+            entry: dict[str, Any] = {"role": "assistant", "content": message.text}
+            if message.tool_calls:
+                entry["tool_calls"] = [
+                    {
+                        "id": call.id,
+                        "type": "function",
+                        "function": {"name": call.function, "arguments": dict(call.arguments)},
+                    }
+                    for call in message.tool_calls
+                ]
+            out.append(entry)
+        elif message.role == "tool":
+            content = f"Error: {message.error.message}" if message.error else message.text
+            out.append({"role": "tool", "content": content, "tool_call_id": message.tool_call_id})
+        else:
+            out.append({"role": message.role, "content": message.text})
+    return normalise_messages(out)
+
+
+def assistant_message_from_text(
+    text: str, tools: list[dict[str, Any]] | None, model_name: str | None = None
+) -> ChatMessageAssistant:
+    """Decoded model output -> an assistant message with parsed tool calls. Never raises."""
+    parsed = parse_assistant_output(text, tools)
+    calls = [
+        ToolCall(
+            id=f"call_{uuid.uuid4().hex[:24]}",
+            function=call.name or UNREADABLE_CALL_NAME,
+            arguments=dict(call.arguments),
+            parse_error=call.error,
+        )
+        for call in parsed.tool_calls
+    ]
+    return ChatMessageAssistant(
+        content=parsed.content,
+        tool_calls=calls or None,
+        model=model_name,
+        source="generate",
+    )
+
+
+# --------------------------------------------------------------------------- loading
+
+
+@dataclass
+class LoadedModel:
+    model: Any
+    tokenizer: Any
+    device: str
+    threads: int | None
+    lock: threading.Lock
+
+
+_loaded: dict[tuple[str, str | None, str, str], LoadedModel] = {}
+_loaded_lock = threading.Lock()
+
+
+def resolve_model_dir(name: str) -> Path:
+    """A provider model name -> a transformers model directory (the twin for "twin" or "")."""
+    if name.strip() in ("", *DEFAULT_MODEL_NAMES):
+        from serving.tiny_twin import default_twin_dir
+
+        return default_twin_dir()
+    path = Path(name).expanduser()
+    if not path.is_dir():
+        raise LocalModelError(f"model directory not found: {path}")
+    if not (path / "config.json").is_file():
+        raise LocalModelError(f"{path} is not a transformers model directory (no config.json)")
+    return path.resolve()
+
+
+def check_adapter_dir(adapter: str | Path) -> Path:
+    """A peft adapter directory, checked before peft touches it."""
+    path = Path(adapter).expanduser()
+    if not path.is_dir():
+        raise LocalModelError(f"adapter directory not found: {path}")
+    config_file = path / "adapter_config.json"
+    if not config_file.is_file():
+        raise LocalModelError(f"adapter {path} has no adapter_config.json (not a peft adapter directory)")
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise LocalModelError(f"adapter {path}: adapter_config.json is not valid JSON ({exc})") from None
+    if not isinstance(config, dict) or "peft_type" not in config:
+        raise LocalModelError(f"adapter {path}: adapter_config.json has no peft_type")
+    if not any((path / name).is_file() for name in ADAPTER_WEIGHT_FILES):
+        raise LocalModelError(f"adapter {path} has no weights ({' or '.join(ADAPTER_WEIGHT_FILES)})")
+    return path.resolve()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def load_model(
+    model_dir: Path,
+    adapter: Path | None,
+    device: str | None = None,
+    dtype: str | None = None,
+    threads: int | None = None,
+) -> LoadedModel:
+    """Load (once per process) a model, its tokenizer and an optional adapter."""
+    import torch
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    dtype = dtype or ("float32" if device == "cpu" else "auto")
+    key = (str(model_dir), str(adapter) if adapter else None, device, dtype)
+    with _loaded_lock:
+        if key in _loaded:
+            return _loaded[key]
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(model_dir)
+            model = AutoModelForCausalLM.from_pretrained(
+                model_dir, dtype=dtype if dtype == "auto" else getattr(torch, dtype)
+            )
+        except Exception as exc:
+            raise LocalModelError(f"cannot load model {model_dir}: {_one_line(exc)}") from None
+        if not getattr(tokenizer, "chat_template", None):
+            raise LocalModelError(f"model {model_dir} has no chat template in its tokenizer")
+        if adapter is not None:
+            from peft import PeftModel
+
+            try:
+                model = PeftModel.from_pretrained(model, adapter)
+            except Exception as exc:
+                raise LocalModelError(
+                    f"cannot load adapter {adapter} on {model_dir}: {_one_line(exc)}"
+                ) from None
+        model.to(device)
+        model.eval()
+        if threads is None and device == "cpu":
+            small = sum(p.numel() for p in model.parameters()) < _SMALL_MODEL_PARAMS
+            threads = 1 if small else None
+        loaded = LoadedModel(model, tokenizer, device, threads, threading.Lock())
+        _loaded[key] = loaded
+        return loaded
+
+
+# --------------------------------------------------------------------------- generation
+
+
+@dataclass
+class Generation:
+    text: str
+    input_tokens: int
+    output_tokens: int
+    stopped_at_eos: bool
+
+
+def _generate_sync(loaded: LoadedModel, prompt: str, config: GenerateConfig, max_tokens: int) -> Generation:
+    import torch
+
+    tokenizer, model = loaded.tokenizer, loaded.model
+    inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(loaded.device)
+    kwargs: dict[str, Any] = {"max_new_tokens": max_tokens}
+    if config.temperature is not None:
+        if config.temperature <= 0:
+            kwargs["do_sample"] = False
+        else:
+            kwargs["do_sample"] = True
+            kwargs["temperature"] = config.temperature
+            if config.top_p is not None:
+                kwargs["top_p"] = config.top_p
+            if config.top_k is not None:
+                kwargs["top_k"] = config.top_k
+    if config.stop_seqs:
+        kwargs["stop_strings"] = list(config.stop_seqs)
+        kwargs["tokenizer"] = tokenizer
+    if kwargs.get("do_sample") is False:
+        # Drop sampling defaults a generation_config may carry, so greedy runs quietly.
+        kwargs.update(temperature=None, top_p=None, top_k=None)
+
+    with loaded.lock:
+        old_threads = torch.get_num_threads()
+        if loaded.threads:
+            torch.set_num_threads(loaded.threads)
+        try:
+            if config.seed is not None:
+                torch.manual_seed(config.seed)
+            with torch.inference_mode():
+                output = model.generate(**inputs, **kwargs)
+        finally:
+            torch.set_num_threads(old_threads)
+    prompt_len = inputs["input_ids"].shape[1]
+    new_tokens = output[0, prompt_len:].tolist()
+    eos = model.generation_config.eos_token_id
+    eos_ids = set(eos if isinstance(eos, list) else [eos]) if eos is not None else set()
+    text = tokenizer.decode(new_tokens, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+    return Generation(
+        text=text,
+        input_tokens=prompt_len,
+        output_tokens=len(new_tokens),
+        stopped_at_eos=bool(new_tokens) and new_tokens[-1] in eos_ids,
+    )
+
+
+class MadcatLocalAPI(ModelAPI):
+    def __init__(
+        self,
+        model_name: str,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        config: GenerateConfig | None = None,
+        **model_args: Any,
+    ) -> None:
+        super().__init__(
+            model_name=model_name, base_url=base_url, api_key=api_key, config=config or GenerateConfig()
+        )
+        adapter = model_args.pop("adapter", None)
+        device = model_args.pop("device", None)
+        dtype = model_args.pop("dtype", None)
+        threads = model_args.pop("threads", None)
+        if model_args:
+            raise LocalModelError(
+                f"{PROVIDER_NAME}: unknown model args {', '.join(sorted(model_args))} "
+                "(known: adapter, device, dtype, threads)"
+            )
+        self.model_dir = resolve_model_dir(model_name)
+        self.adapter_dir = check_adapter_dir(adapter) if adapter not in (None, "", "none") else None
+        self.loaded = load_model(
+            self.model_dir, self.adapter_dir, device, dtype, int(threads) if threads is not None else None
+        )
+
+    async def generate(
+        self,
+        input: list[ChatMessage],
+        tools: list[ToolInfo],
+        tool_choice: ToolChoice,
+        config: GenerateConfig,
+    ) -> ModelOutput:
+        specs = tool_specs(tools) if tools and tool_choice != "none" else []
+        prompt = self.loaded.tokenizer.apply_chat_template(
+            messages_to_openai(input),
+            tools=specs or None,
+            tokenize=False,
+            add_generation_prompt=True,
+        )
+        max_tokens = config.max_tokens or DEFAULT_MAX_TOKENS
+        started = time.monotonic()
+        result = await anyio.to_thread.run_sync(_generate_sync, self.loaded, prompt, config, max_tokens)
+        message = assistant_message_from_text(result.text, specs, self.model_name)
+        if message.tool_calls:
+            stop_reason = "tool_calls"
+        elif result.stopped_at_eos:
+            stop_reason = "stop"
+        elif result.output_tokens >= max_tokens:
+            stop_reason = "max_tokens"
+        else:
+            stop_reason = "stop"
+        return ModelOutput(
+            model=self.model_name,
+            choices=[ChatCompletionChoice(message=message, stop_reason=stop_reason)],
+            usage=ModelUsage(
+                input_tokens=result.input_tokens,
+                output_tokens=result.output_tokens,
+                total_tokens=result.input_tokens + result.output_tokens,
+            ),
+            time=time.monotonic() - started,
+        )
+
+    def max_tokens(self) -> int | None:
+        return DEFAULT_MAX_TOKENS
+
+    def max_connections(self) -> int:
+        # Generation is serialised per model; more connections would only queue on the lock.
+        return 4
+
+
+@modelapi(name=PROVIDER_NAME)
+def madcat_local() -> type[ModelAPI]:
+    return MadcatLocalAPI
