@@ -246,12 +246,12 @@ def to_document(c: Comparison, out_dir: Path) -> Document:
                 "run",
                 "adapter",
                 "system prompt",
+                "gate",
                 "samples",
                 "incomplete",
                 "pass rate",
                 f"Wilson {pct}",
                 "prompt tokens / request",
-                "gate",
             ),
             tuple(
                 (
@@ -259,16 +259,16 @@ def to_document(c: Comparison, out_dir: Path) -> Document:
                     Link(a.run.run_id, relative_href(a.run.path, out_dir)),
                     a.run.adapter_label or "— (base)",
                     str(a.run.meta.get("system_prompt") or "—"),
+                    a.gate_verdict() or "—",
                     str(a.overall.n),
                     str(a.overall.incomplete),
                     fmt_rate(a.overall.rate),
                     fmt_interval(a.overall.low, a.overall.high),
                     "—" if a.prompt_tokens_per_request is None else f"{a.prompt_tokens_per_request:.0f}",
-                    a.gate_verdict() or "—",
                 )
                 for a in c.arms
             ),
-            numeric_from=4,
+            numeric_from=5,
         )
     )
     doc.add(

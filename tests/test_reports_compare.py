@@ -133,3 +133,16 @@ def test_compare_bad_input_is_one_line_exit_2(runs: Path, capsys, argv: list[str
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert needle in err and err.count("\n") == 1
+
+
+def test_compare_shows_each_arms_last_gate_verdict(tmp_path: Path, runs: Path, monkeypatch) -> None:
+    monkeypatch.setattr("reports.gate.hard_invariant_ids", lambda rules: ["persona.no_hardcoded_bt_identity"])
+    assert main(["gate", "base"]) == 1  # half of the hard invariant's tries fail
+    out = tmp_path / "cmp"
+    assert main(["compare", "base", "lora", "--out", str(out), "--bootstrap", "200"]) == 0
+    data = json.loads((out / "comparison.json").read_text())
+    assert [a["gate"] for a in data["arms"]] == ["FAIL", None]
+    assert (
+        "| base | [base](../runs/base/results.json) | — (base) | full | FAIL |"
+        in (out / "comparison.md").read_text()
+    )
