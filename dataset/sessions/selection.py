@@ -1,0 +1,92 @@
+"""Selection by the graders: a candidate is kept when it passes at least one behaviour that
+applies to it and fails no hard invariant."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class GradersUnavailable(RuntimeError):
+    """evals.catalog cannot be imported (one-line message)."""
+
+
+@dataclass
+class Graders:
+    """The grader API this module needs (evals.catalog, or a stand-in in tests)."""
+
+    eval_ids: list[str]
+    hard: frozenset[str]
+    grade: Callable[[str, dict], Any]  # -> object with .passed and .reason
+    applicable: Callable[[dict], Iterable[str]]
+
+
+@dataclass
+class Judgement:
+    passed: list[str] = field(default_factory=list)  # behaviours shown (not hard invariants)
+    failed: list[str] = field(default_factory=list)
+    hard_failed: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def keep(self) -> bool:
+        return self.error is None and bool(self.passed) and not self.hard_failed
+
+
+def load_graders() -> Graders:
+    try:
+        from evals.catalog import EVALS, HARD_INVARIANTS, applicable_evals, grade
+    except Exception as exc:  # any import-time failure means: no graders
+        raise GradersUnavailable(f"the graders (evals.catalog) cannot be imported: {exc}") from exc
+    return Graders(list(EVALS), frozenset(HARD_INVARIANTS), grade, applicable_evals)
+
+
+def _id(item: Any) -> str:
+    return item if isinstance(item, str) else str(getattr(item, "id", item))
+
+
+def judge(graders: Graders, transcript: dict) -> Judgement:
+    result = Judgement()
+    try:
+        applicable = [_id(e) for e in graders.applicable(transcript)]
+        for eval_id in dict.fromkeys([*applicable, *sorted(graders.hard)]):
+            verdict = graders.grade(eval_id, transcript)
+            if eval_id in graders.hard:
+                if not verdict.passed:
+                    result.hard_failed.append(eval_id)
+            elif verdict.passed:
+                result.passed.append(eval_id)
+            else:
+                result.failed.append(eval_id)
+    except Exception as exc:  # a grader's complaint about one candidate drops that candidate only
+        result.error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    return result
+
+
+def infer_world(transcript: dict, carts: Iterable[str] | None = None) -> dict:
+    """World overrides read from the session's own settings reads (active cart, TTS on/off), so
+    graders judge it against the settings it saw rather than the default world."""
+    ids = {}
+    for msg in transcript.get("messages", []):
+        for call in msg.get("tool_calls") or []:
+            if call.get("function", {}).get("name") == "settings_get":
+                ids[call.get("id")] = True
+    world: dict[str, Any] = {}
+    for msg in transcript.get("messages", []):
+        if msg.get("role") != "tool" or msg.get("tool_call_id") not in ids or msg.get("is_error"):
+            continue
+        try:
+            data = json.loads(msg.get("content") or "")
+        except ValueError:
+            continue
+        if not isinstance(data, dict):
+            continue
+        cart = data.get("active_cart")
+        if isinstance(cart, str) and (carts is None or cart in carts) and "active_cart" not in world:
+            world["active_cart"] = cart
+        enabled = data.get("tts.enabled", data.get("tts_enabled"))
+        if isinstance(enabled, bool) and "tts_enabled" not in world:
+            world["tts_enabled"] = enabled
+    return world
