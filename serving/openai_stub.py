@@ -490,6 +490,8 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     stub: OpenAIStub  # set on the bound subclass
     protocol_version = "HTTP/1.1"  # keep-alive, as the OpenAI client expects
+    # headers and body go out in separate writes; with Nagle on, the client's delayed ACK adds ~40 ms
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence per-request logs
         return

@@ -8,6 +8,8 @@ vLLM answers errors as {"error": {"message", "type", "code"}} (>= 0.11), as {"me
 from __future__ import annotations
 
 import os
+import subprocess
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -48,9 +50,12 @@ class Reply:
         body = self.body
         if isinstance(body, dict):
             error = body.get("error")
-            if isinstance(error, dict) and error.get("message"):
-                return str(error["message"])
-            if isinstance(error, str):
+            if isinstance(error, dict):
+                # an engine-side AssertionError arrives with an empty message
+                return str(
+                    error.get("message") or f"{error.get('type') or 'error'} (the server gave no message)"
+                )
+            if isinstance(error, str) and error:
                 return error
             if body.get("message"):
                 return str(body["message"])
@@ -170,3 +175,35 @@ def _why(exc: httpx.ConnectError) -> str:
     if "timed out" in lowered:
         return "connect timed out"
     return text or "connection failed"
+
+
+def wait_for_server(
+    base_url: str,
+    timeout_s: float = 600.0,
+    process: subprocess.Popen | None = None,
+    api_key: str | None = None,
+    poll_s: float = 2.0,
+) -> list[str]:
+    """Poll GET /v1/models until the server lists its models; returns their ids.
+
+    Raises ServerError when `timeout_s` passes, or at once when `process` (the server being
+    started) has exited -- a vLLM that failed to start never opens its port.
+    """
+    deadline = time.monotonic() + timeout_s
+    last = "no answer yet"
+    with ServerClient(base_url, api_key=api_key, timeout=min(30.0, max(poll_s, 1.0))) as client:
+        while True:
+            if process is not None and process.poll() is not None:
+                raise ServerError(
+                    f"serving: the server process exited with code {process.returncode} before {client.base_url} "
+                    "was ready (see its log)"
+                )
+            try:
+                return [str(card["id"]) for card in client.models()]
+            except ServerError as exc:
+                last = str(exc)
+            if time.monotonic() >= deadline:
+                raise ServerError(
+                    f"serving: {client.base_url} was not ready after {timeout_s:g} s (last: {last})"
+                )
+            time.sleep(poll_s)

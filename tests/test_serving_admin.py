@@ -157,3 +157,38 @@ def test_cli_refused_connection_and_bad_dir(tmp_path):
     with OpenAIStub(["b"]) as stub:
         ok = run("load", "--base-url", stub.base_url, "--name", "c", "--path", str(_adapter(tmp_path / "c")))
     assert ok.returncode == 0 and ok.stdout.startswith("loaded adapter 'c'")
+
+
+def test_engine_error_without_message_still_reads_clearly(tmp_path):
+    path = _adapter(tmp_path / "odd")
+
+    def crash(name, lora_path):
+        return 500, ""  # vLLM's AssertionError in fused_moe set_lora has an empty message
+
+    with OpenAIStub(["b"], load_hook=crash) as stub:
+        result = load_adapter(stub.base_url, "odd", str(path))
+    assert result.message.startswith(
+        "serving: the server failed to load the adapter 'odd' (HTTP 500): InternalServerError (the server gave no message)"
+    )
+
+
+def test_wait_for_server_returns_models_once_up_and_fails_fast_when_the_process_died():
+    import threading
+
+    from serving.server_api import ServerError, wait_for_server
+
+    port = _free_port()
+    stub = OpenAIStub(["b"], {"madcat": "b"}, port=port)
+    starter = threading.Timer(0.3, stub.start)
+    starter.start()
+    try:
+        assert wait_for_server(f"http://127.0.0.1:{port}", timeout_s=30, poll_s=0.1) == ["b", "madcat"]
+    finally:
+        starter.join()
+        stub.stop()
+    dead = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    dead.wait()
+    with pytest.raises(ServerError, match="exited with code 3 before"):
+        wait_for_server(f"http://127.0.0.1:{_free_port()}", timeout_s=30, process=dead, poll_s=0.1)
+    with pytest.raises(ServerError, match="was not ready after 0.3 s"):
+        wait_for_server(f"http://127.0.0.1:{_free_port()}", timeout_s=0.3, poll_s=0.1)
