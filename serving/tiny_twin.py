@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import fcntl
 import hashlib
 import json
 import os
@@ -377,6 +378,9 @@ def _write_twin(out_dir: Path, seed: int, sizes: TwinSizes, dtype: str) -> None:
     (out_dir / STAMP_FILE).write_text(json.dumps(stamp, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
+_BUILD_SOURCES = (Path(__file__), Path(__file__).with_name("chat_format.py"))
+
+
 def _stamp(seed: int, sizes: TwinSizes, dtype: str) -> dict[str, Any]:
     """What a twin was built from; a cached twin is rebuilt when this changes."""
     return {
@@ -385,6 +389,8 @@ def _stamp(seed: int, sizes: TwinSizes, dtype: str) -> dict[str, Any]:
         "dtype": dtype,
         "sizes": dataclasses.asdict(sizes),
         "template_sha256": _sha256(TEMPLATE_PATH.read_bytes()) if TEMPLATE_PATH.exists() else None,
+        # The build code itself (corpus, tokenizer settings, special tokens): edits rebuild the cache.
+        "code_sha256": _sha256(b"".join(p.read_bytes() for p in _BUILD_SOURCES)),
     }
 
 
@@ -446,14 +452,16 @@ def default_twin_dir() -> Path:
     built from another template or build format is rebuilt.
     """
     path = Path(os.environ.get("MADCAT_TWIN_DIR") or REPO_ROOT / ".work" / "tiny-twin")
-    with _default_lock:
-        if not _is_current(path, 0, "bfloat16"):
-            try:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # A thread lock for this process, a file lock for other processes (pytest-xdist workers):
+    # one builds, the others wait and then find the twin current.
+    with _default_lock, open(path.parent / f".{path.name}.lock", "a") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            if not _is_current(path, 0, "bfloat16"):
                 make_tiny_twin(path)
-            except (FileExistsError, OSError):
-                # Another process swapped its build in at the same moment: use that one.
-                if not _is_current(path, 0, "bfloat16"):
-                    raise
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
     return path
 
 

@@ -221,3 +221,5 @@ def test_bad_model_dir_and_args_are_clear_errors(tmp_path: Path) -> None:
         MadcatLocalAPI(str(tmp_path))
     with pytest.raises(LocalModelError, match="unknown model args temprature"):
         MadcatLocalAPI("twin", temprature=0)
+    with pytest.raises(LocalModelError, match="dtype must be one of"):
+        MadcatLocalAPI("twin", dtype="fp16")

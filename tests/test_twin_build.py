@@ -182,3 +182,22 @@ def test_default_twin_dir_is_cached_and_honours_env(tmp_path: Path, monkeypatch:
     other = default_twin_dir()
     assert other == tmp_path / "elsewhere"
     assert _hashes(other)["model.safetensors"] == _hashes(first)["model.safetensors"]
+
+
+def test_parallel_processes_share_one_default_build(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "MADCAT_TWIN_DIR": str(tmp_path / "shared-twin")}
+    code = "from serving.tiny_twin import default_twin_dir; print(default_twin_dir())"
+    root = Path(__file__).resolve().parents[1]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], cwd=root, env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=300)[0].strip() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0]
+    assert outputs == [str(tmp_path / "shared-twin")] * 2
+    # One build won; no half-written or leftover temporary directories remain.
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == ["shared-twin"]

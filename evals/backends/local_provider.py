@@ -50,6 +50,7 @@ DEFAULT_MAX_TOKENS = 256
 UNREADABLE_CALL_NAME = "unparseable_tool_call"
 ADAPTER_WEIGHT_FILES = ("adapter_model.safetensors", "adapter_model.bin")
 _SMALL_MODEL_PARAMS = 100_000_000
+DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
 class LocalModelError(RuntimeError):
@@ -188,6 +189,8 @@ def load_model(
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     dtype = dtype or ("float32" if device == "cpu" else "auto")
+    if dtype not in DTYPES:
+        raise LocalModelError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     key = (str(model_dir), str(adapter) if adapter else None, device, dtype)
     with _loaded_lock:
         if key in _loaded:
