@@ -201,7 +201,9 @@ def _tool_schemas(tools: Iterable[Mapping[str, Any]] | None) -> dict[str, dict[s
             continue
         params = fn.get("parameters")
         props = params.get("properties") if isinstance(params, Mapping) else None
-        schemas[fn["name"]] = dict(props) if isinstance(props, Mapping) else {}
+        merged = schemas.setdefault(fn["name"], {})
+        for key, schema in props.items() if isinstance(props, Mapping) else ():
+            merged.setdefault(key, schema)  # a name listed twice: the first spec of a key wins
     return schemas
 
 
@@ -239,10 +241,15 @@ def _json_type(value: Any) -> str:
     return "object"
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _try_json(raw: str) -> tuple[bool, Any]:
+    """Strict JSON: Python's extras (NaN, Infinity) stay text."""
     try:
-        return True, json.loads(raw)
-    except (json.JSONDecodeError, RecursionError):
+        return True, json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
         return False, None
 
 
