@@ -40,6 +40,7 @@ def test_lines_sharing_a_message_id_are_one_model_step(tmp_path: Path) -> None:
     assert candidate["messages"][1]["content"] == "Checking both."
     assert calls(candidate) == [("settings_get", {}), ("cart_get", {"name": "nova"})]
     assert [m["tool_call_id"] for m in candidate["messages"] if m["role"] == "tool"] == ["call_1", "call_2"]
+    assert "the UI's full copy" not in json.dumps(candidate)  # toolUseResult is not what the model saw
 
 
 def test_interleaved_results_still_join_the_step_they_answer(tmp_path: Path) -> None:

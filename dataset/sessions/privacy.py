@@ -80,6 +80,11 @@ PATTERNS: list[tuple[str, re.Pattern, str | Sub]] = [
     ("password", _ASSIGNMENT, _assignment_sub),
 ]
 
+# Text with none of these cannot match any pattern above: a cheap test before the full scan.
+_TRIGGER = re.compile(
+    r"(?i)sk-|[sr]k_|gh[pousr]_|github_pat_|AKIA|ASIA|xox|bearer|eyJ|PRIVATE KEY|://|mysql|mariadb|sshpass"
+    r"|pass|secret|token|key|AIza|hf_"
+)
 _ENV_FILE = re.compile(r"(?:^|[\s/'\"=:])\.env(?:\.(?!example\b|sample\b|template\b|dist\b)[\w-]+)?(?=$|[\s'\";|&)<>])")
 _ENV_LINE = re.compile(r"(?m)^(\s*(?:\d+\s*(?:→|\||:|\t)\s*)?(?:export\s+)?[A-Za-z_][A-Za-z0-9_.-]*\s*=\s*)(?!\[REDACTED)(\S.*)$")
 _PERSONAL = re.compile(r"(?:/(?:home|Users)/|[A-Za-z]:\\Users\\)(?!Shared\b)[^/\\\s'\"`:;,)\]]+")
@@ -96,8 +101,9 @@ class Redactor:
         self.counts: Counter = Counter()
 
     def text(self, value: str, *, env: bool = False) -> str:
-        for _kind, pattern, repl in PATTERNS:
-            value = pattern.sub(lambda m, r=repl: self._replace(m, r), value)
+        if _TRIGGER.search(value):
+            for _kind, pattern, repl in PATTERNS:
+                value = pattern.sub(lambda m, r=repl: self._replace(m, r), value)
         if env:
             value, n = _ENV_LINE.subn(lambda m: f"{m.group(1)}{_tag('env_file')}", value)
             if n:
@@ -129,6 +135,8 @@ def find_secrets(value: Any) -> list[str]:
     found: list[str] = []
 
     def scan(text: str) -> None:
+        if not _TRIGGER.search(text):
+            return
         for kind, pattern, repl in PATTERNS:
             for m in pattern.finditer(text):
                 if callable(repl) and repl(m) == m.group(0):

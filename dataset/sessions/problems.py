@@ -20,9 +20,6 @@ class Problems:
         if self.echo:
             print(f"import-sessions: {line}", file=sys.stderr)
 
-    def __len__(self) -> int:
-        return len(self.lines)
-
 
 @dataclass
 class Tally:
@@ -33,8 +30,3 @@ class Tally:
     def add(self, reason: str, n: int = 1) -> None:
         if n:
             self.counts[reason] += n
-
-    def merge(self, other: Tally | Counter | dict) -> None:
-        source = other.counts if isinstance(other, Tally) else other
-        for key, value in source.items():
-            self.counts[key] += value

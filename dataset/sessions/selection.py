@@ -19,8 +19,9 @@ class Graders:
 
     eval_ids: list[str]
     hard: frozenset[str]
-    grade: Callable[[str, dict], Any]  # -> object with .passed and .reason
-    applicable: Callable[[dict], Iterable[str]]
+    grade: Callable[[str, Any], Any]  # -> object with .passed and .reason
+    applicable: Callable[[Any], Iterable[str]]
+    prepare: Callable[[dict], Any] | None = None  # parse once (load_transcript), not once per grader
 
 
 @dataclass
@@ -38,18 +39,21 @@ class Judgement:
 def load_graders() -> Graders:
     try:
         from evals.catalog import EVALS, HARD_INVARIANTS, applicable_evals, grade
+        from evals.transcript import load_transcript
     except Exception as exc:  # any import-time failure means: no graders
         raise GradersUnavailable(f"the graders (evals.catalog) cannot be imported: {exc}") from exc
-    return Graders(list(EVALS), frozenset(HARD_INVARIANTS), grade, applicable_evals)
+    return Graders(list(EVALS), frozenset(HARD_INVARIANTS), grade, applicable_evals, load_transcript)
 
 
 def _id(item: Any) -> str:
     return item if isinstance(item, str) else str(getattr(item, "id", item))
 
 
-def judge(graders: Graders, transcript: dict) -> Judgement:
+def judge(graders: Graders, transcript: Any) -> Judgement:
     result = Judgement()
     try:
+        if graders.prepare is not None:
+            transcript = graders.prepare(transcript)
         applicable = [_id(e) for e in graders.applicable(transcript)]
         for eval_id in dict.fromkeys([*applicable, *sorted(graders.hard)]):
             verdict = graders.grade(eval_id, transcript)
