@@ -20,7 +20,8 @@ class ToolCallSpec:
     arguments: dict[str, Any] | str
 
 
-def call(name: str, **arguments: Any) -> ToolCallSpec:
+def call(name: str, /, **arguments: Any) -> ToolCallSpec:
+    """A tool call to pass to `Episode.act` (`name` is positional-only: tools may take a `name` argument)."""
     return ToolCallSpec(name, arguments)
 
 

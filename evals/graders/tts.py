@@ -19,10 +19,10 @@ def checks_settings_before_speaking(t: Transcript) -> Verdict:
         if first(t.calls, reads_tts_state):
             return ok("read the TTS settings and did not speak")
         return fail("never read settings (no settings_get) and never spoke")
-    cart = comes_before(t, reads_active_cart, "a settings read of the active cart", named("tts_speak"), "tts_speak")
+    cart = comes_before(t, reads_active_cart, "settings read of the active cart", named("tts_speak"), "tts_speak")
     if not cart.passed:
         return cart
-    return comes_before(t, reads_tts_state, "a settings read of tts.enabled", named("tts_speak"), "tts_speak")
+    return comes_before(t, reads_tts_state, "settings read of tts.enabled", named("tts_speak"), "tts_speak")
 
 
 def _expected_voices(t: Transcript) -> list[tuple[int, str]]:
@@ -48,8 +48,9 @@ def uses_active_cart_voice(t: Transcript) -> Verdict:
     for call in speaks:
         expected = [v for pos, v in voices if pos < call.position][-1]
         if call.arg("voice") != expected:
-            return fail(f"tts_speak used voice {call.arg('voice')!r} but the active cart "
-                        f"{world.active_cart!r} speaks as {expected!r} ({call.where()})")
+            whose = (f"the active cart {world.active_cart!r} speaks as {expected!r}"
+                     if expected == world.carts[world.active_cart]["voice"] else f"the voice was switched to {expected!r}")
+            return fail(f"tts_speak used voice {call.arg('voice')!r} but {whose} ({call.where()})")
     return ok(f"all {len(speaks)} tts_speak calls used the active voice")
 
 
