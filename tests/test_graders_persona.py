@@ -1,0 +1,91 @@
+"""Persona graders: "This is BT-7274" while another cart is active; identity read before it is used."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from grader_builders import fails, passes, say, settings, transcript, turn, user
+
+NOVA = {"active_cart": "nova"}
+SAGE = {"active_cart": "sage"}
+CART_SAGE = ("cart_get", {"name": "sage"},
+             json.dumps({"key": "sage", "name": "Sage", "tag": "sage", "voice": "sage", "cadence": "formal"}))
+
+
+# --- persona.no_hardcoded_bt_identity -------------------------------------------------------------
+
+def test_speaking_as_the_active_cart_passes() -> None:
+    t = transcript(user("who are you?"), turn(settings("nova")), say("Hey! I'm Nova."), world=NOVA)
+    passes("persona.no_hardcoded_bt_identity", t)
+
+
+@pytest.mark.parametrize("claim", [
+    "This is BT-7274. Ready when you are.",
+    "I'm BT-7274, your pilot's companion.",
+    "BT-7274 online. How can I help?",
+    "As BT-7274, I recommend restarting vllm.",
+    "Hi! My name is BT 7274.",
+])
+def test_claiming_bt_while_nova_is_active_fails_quoting_the_claim(claim: str) -> None:
+    t = transcript(user("hey, who's there?"), turn(settings("nova")), say(claim), world=NOVA)
+    v = fails("persona.no_hardcoded_bt_identity", t, "while nova is the active cart", "turn 2")
+    quoted = v.reason.split('"')[1]
+    assert quoted in claim and "BT" in quoted
+
+
+def test_mentioning_bt_in_the_third_person_is_not_a_claim() -> None:
+    t = transcript(user("hey BT, you there?"), turn(settings("nova")),
+                   say("BT-7274 isn't the active cart today. I'm Nova — what do you need?"), world=NOVA)
+    passes("persona.no_hardcoded_bt_identity", t)
+
+
+def test_a_spoken_claim_counts_too() -> None:
+    speak = ("tts_speak", {"text": "BT-7274 online.", "voice": "sage"}, "Spoke 2 words.")
+    t = transcript(user("introduce yourself out loud"), turn(settings("sage")), turn(speak), say("Done."), world=SAGE)
+    fails("persona.no_hardcoded_bt_identity", t, "tts_speak, turn 2")
+
+
+def test_bt_is_free_to_be_bt() -> None:
+    t = transcript(user("who are you?"), turn(settings()), say("This is BT-7274. Standing by."))
+    passes("persona.no_hardcoded_bt_identity", t)
+
+
+def test_hard_invariant_is_listed_as_hard() -> None:
+    from evals.catalog import HARD_INVARIANTS
+
+    assert "persona.no_hardcoded_bt_identity" in HARD_INVARIANTS
+
+
+# --- persona.loads_identity_from_cart ---------------------------------------------------------------
+
+def test_reading_the_cart_then_speaking_as_it_passes() -> None:
+    t = transcript(user("Hi, who are you?"), turn(settings("sage")), turn(CART_SAGE), say("Good day. I am Sage."),
+                   world=SAGE)
+    passes("persona.loads_identity_from_cart", t)
+
+
+def test_cart_get_alone_counts_as_reading_the_cart() -> None:
+    t = transcript(user("Hi, who are you?"), turn(CART_SAGE), say("I am Sage."), world=SAGE)
+    passes("persona.loads_identity_from_cart", t)
+
+
+def test_answering_before_reading_the_cart_fails() -> None:
+    t = transcript(user("Hi, who are you?"), say("I'm Sage."), user("and?"), turn(settings("sage")), say("I'm Sage."),
+                   world=SAGE)
+    fails("persona.loads_identity_from_cart", t, "answered (turn 1) before reading the active cart (turn 2)")
+
+
+def test_never_reading_the_cart_fails_even_with_the_right_name() -> None:
+    t = transcript(user("Hi, who are you?"), say("I'm Sage."), world=SAGE, system="You are Sage (tag sage).")
+    fails("persona.loads_identity_from_cart", t, "never read the active cart")
+
+
+def test_using_another_carts_name_after_reading_fails() -> None:
+    t = transcript(user("Hi, who are you?"), turn(settings("sage")), say("I'm Nova, nice to meet you!"), world=SAGE)
+    fails("persona.loads_identity_from_cart", t, "called itself Nova (turn 2)", "active cart is Sage")
+
+
+def test_never_identifying_as_the_active_cart_fails() -> None:
+    t = transcript(user("Hi, who are you?"), turn(settings("sage")), say("I am an assistant."), world=SAGE)
+    fails("persona.loads_identity_from_cart", t, "never identified as the active cart Sage")
