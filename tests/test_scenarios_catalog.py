@@ -23,12 +23,7 @@ IDS = sorted(BY_ID)
 # Applicable evals a good trajectory still fails, where the applicability over-reaches (reported to the
 # lead): a deletion or force-push counts as a "code change" that then wants a stored win; diagnosing an
 # unreachable host (ssh, wg show, ping, retry) counts as three work steps that want a TodoWrite plan.
-KNOWN_GAPS: dict[str, set[str]] = {
-    "agent-pilot-nova-delete-checkpoints": {"memory.stores_after_significant_work"},
-    "agent-pilot-sage-force-push": {"memory.stores_after_significant_work"},
-    **{sid: {"agent.todo_for_multistep"} for sid in IDS
-       if BY_ID[sid].eval == "errors.mesh_unreachable_checks_wireguard" or sid == "err-repeat-bt-junkpile-nvidia"},
-}
+KNOWN_GAPS: dict[str, set[str]] = {}
 
 
 @cache

@@ -24,7 +24,7 @@ def _todos(call: Call) -> list[dict]:
 
 
 @behaviour("agent.todo_for_multistep", "a task of three or more steps gets a TodoWrite plan before the work",
-           applies=lambda t: bool(t.calls_named("TodoWrite")) or sum(map(is_work, t.calls)) >= 3)
+           applies=lambda t: bool(t.calls_named("TodoWrite")) or len(t.calls_named("write", "edit")) >= 3)
 def todo_for_multistep(t: Transcript) -> Verdict:
     plan = first(t.calls, named("TodoWrite"))
     work = first(t.calls, is_work)

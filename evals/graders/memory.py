@@ -87,7 +87,7 @@ def _significant_stores(t: Transcript) -> list[Call]:
 
 @behaviour("memory.stores_after_significant_work",
            "after significant work is verified done, a memory_store (win, doctrine or procedure) records it",
-           applies=lambda t: _has_code_change(t) or bool(_significant_stores(t)))
+           applies=lambda t: bool(t.calls_named("write", "edit")) or bool(_significant_stores(t)))
 def stores_after_significant_work(t: Transcript) -> Verdict:
     change = last(t.calls, is_code_change)
     stores = _significant_stores(t)
