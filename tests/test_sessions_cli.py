@@ -16,6 +16,7 @@ from dataset.sessions.cli import add_import_sessions_parser, main, run_import_se
 from dataset.sessions.pipeline import run_import
 from dataset.sessions.problems import Problems
 from dataset.sessions.selection import Graders, judge, load_graders
+from dataset.validate import validate_lines
 from evals.catalog import EVALS, HARD_INVARIANTS
 from evals.transcript import load_transcript
 from evals.world import tool_names
@@ -62,6 +63,7 @@ def test_candidates_are_valid_transcripts_and_pass_what_they_claim(stores, tmp_p
         assert meta["behaviours_detected"] and meta["unmapped_tools"] == []
         grades = {e: EVALS[e].grader(t).passed for e in [*meta["behaviours_detected"], *HARD_INVARIANTS]}
         assert all(grades.values()), grades
+    assert validate_lines(out.read_text().splitlines()) == []  # what `python -m dataset validate` checks
 
 
 def test_selection_keeps_candidates_that_show_a_behaviour_and_break_no_hard_invariant(tmp_path: Path) -> None:

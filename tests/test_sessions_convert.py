@@ -75,7 +75,8 @@ def test_every_emitted_call_has_exactly_one_result_and_ids_are_rekeyed(events) -
             if m.get("tool_calls"):
                 follow = t["messages"][i + 1: i + 1 + len(m["tool_calls"])]
                 assert [f["tool_call_id"] for f in follow] == [c["id"] for c in m["tool_calls"]]
-        assert t["messages"][0]["role"] == "user" and t["messages"][-1]["role"] != "user"
+        assert t["messages"][0]["role"] == "user"
+        assert t["messages"][-1]["role"] == "assistant" and not t["messages"][-1].get("tool_calls")
         assert all(json.loads(c["function"]["arguments"]) is not None
                    for m in t["messages"] for c in m.get("tool_calls") or [])
 
@@ -91,6 +92,14 @@ def test_consecutive_steps_with_nothing_between_are_one_turn() -> None:
     assert t["messages"] == [{"role": "user", "content": "go"}, {"role": "assistant", "content": "First.\n\nSecond."}]
 
 
+def test_a_transcript_ends_with_an_answer_not_with_calls_or_a_question() -> None:
+    s = session(UserTurn("go"), Step(text="Looking."), UserTurn("and the tests?"),
+                Step(text="Running them.", calls=[ToolCall("x", "bash", {"command": "npm test"}, COMPLETED, "ok")]))
+    (built,), _ = convert(s, tools())
+    assert built.transcript["messages"] == [{"role": "user", "content": "go"}, {"role": "assistant", "content": "Looking."}]
+    assert built.dropped == {"last step with calls but no answer after them": 1, "trailing user message without an answer": 1}
+
+
 def test_a_segment_without_an_answer_is_not_a_transcript() -> None:
     built, skipped = convert(session(UserTurn("hello?"), Compaction("s"), UserTurn("still there?")), tools())
     assert built == [] and skipped["segment without a user/assistant exchange"] == 2
@@ -103,8 +112,8 @@ def test_outputs_are_capped_by_lines_and_bytes_with_a_marker() -> None:
     assert cap_output(lines, ConvertOptions(max_output_lines=3)) == "line 0\nline 1\nline 2\n[output truncated: 7 more lines]"
     capped = cap_output("é" * 100, ConvertOptions(max_output_bytes=11))
     assert capped == "é" * 5 + "\n[output truncated: 190 more bytes]"
-    t = one(session(UserTurn("go"), Step(calls=[ToolCall("x", "bash", {"command": "seq 5000"}, COMPLETED, "1\n" * 5000)])),
-            max_output_lines=100)
+    t = one(session(UserTurn("go"), Step(calls=[ToolCall("x", "bash", {"command": "seq 5000"}, COMPLETED, "1\n" * 5000)]),
+                    Step(text="Done.")), max_output_lines=100)
     assert t["messages"][2]["content"].endswith("[output truncated: 4901 more lines]")
 
 
@@ -132,7 +141,8 @@ def test_outputs_are_capped_by_lines_and_bytes_with_a_marker() -> None:
     ("claude-code", "mcp__tts__speak", {"text": "t", "voice": "v"}, ("tts_speak", {"text": "t", "voice": "v"})),
 ])
 def test_tool_names_and_argument_keys_map_onto_our_surface(source, name, args, expected) -> None:
-    t = one(session(UserTurn("go"), Step(calls=[ToolCall("x", name, args, COMPLETED, "ok")]), source=source), source)
+    t = one(session(UserTurn("go"), Step(calls=[ToolCall("x", name, args, COMPLETED, "ok")]), Step(text="Done."),
+                    source=source), source)
     assert mapped_calls(t) == [expected]
 
 
@@ -140,7 +150,7 @@ def test_unmapped_tools_and_arguments_are_kept_and_flagged() -> None:
     s = session(UserTurn("go"), Step(calls=[
         ToolCall("a", "webfetch", {"url": "https://example.com"}, COMPLETED, "<html>"),
         ToolCall("b", "bash", {"command": "ls", "workdir": "/srv"}, COMPLETED, "x"),
-    ]))
+    ]), Step(text="Done."))
     (built,), _ = convert(s, tools())
     assert mapped_calls(built.transcript) == [("webfetch", {"url": "https://example.com"}),
                                               ("bash", {"command": "ls", "workdir": "/srv"})]

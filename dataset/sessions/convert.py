@@ -6,6 +6,7 @@ Rules, each applied here:
   dropped (a step left empty goes too), so every call keeps exactly one result;
 - the session is split at compaction boundaries; a later part opens with the summary the model
   saw in place of the history;
+- a transcript starts with a user message and ends with an assistant answer;
 - call ids are re-keyed call_1, call_2, ... per transcript;
 - tool names and argument keys are mapped onto our surface (unmapped ones kept and flagged);
 - tool outputs are capped the way opencode caps them (lines and bytes), with a marker;
@@ -129,9 +130,14 @@ def _build(events: list, tools: ToolMap, opts: ConvertOptions) -> Built:
     while messages and messages[0]["role"] != "user":
         messages.pop(0)
         built.dropped["turn before the first user message"] += 1
-    while messages and messages[-1]["role"] == "user":
-        messages.pop()
-        built.dropped["trailing user message without an answer"] += 1
+    # A transcript ends with an answer: drop a trailing question, and a last step whose calls
+    # were never followed by another model step (the session ended or broke off there).
+    while messages and (messages[-1]["role"] != "assistant" or messages[-1].get("tool_calls")):
+        gone = messages.pop()
+        if gone["role"] == "user":
+            built.dropped["trailing user message without an answer"] += 1
+        elif gone["role"] == "assistant":
+            built.dropped["last step with calls but no answer after them"] += 1
     _rekey(messages)
     return built
 

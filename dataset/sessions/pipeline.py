@@ -44,6 +44,12 @@ class Outcome:
     problems: list[str] = field(default_factory=list)
 
 
+def _category(behaviours: list[str]) -> str:
+    """The category most of the behaviours belong to (the first such in catalog order on a tie)."""
+    counts = Counter(b.split(".", 1)[0] for b in behaviours)
+    return max(counts, key=lambda c: (counts[c], -list(counts).index(c)))
+
+
 def default_store(source: str) -> Path:
     return opencode.default_data_dir() if source == "opencode" else claude_code.default_projects_dir()
 
@@ -137,6 +143,9 @@ def run_import(
                     outcome.rejected["passes no behaviour"] += 1
                     continue
                 meta["behaviours_detected"] = verdicts.passed
+                # The dataset's own keys, so `dataset validate` checks the claims and stats count them.
+                meta["behaviours"] = verdicts.passed
+                meta["category"] = _category(verdicts.passed)
                 outcome.shown.update(verdicts.passed)
             else:
                 meta["behaviours_detected"] = []
