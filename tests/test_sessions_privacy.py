@@ -125,3 +125,18 @@ def test_secrets_reach_neither_the_candidates_nor_the_report(tmp_path: Path) -> 
 def test_after_redaction_no_secret_pattern_is_found(prefix: str, marker: str, body: str) -> None:
     text = f"{prefix} {marker}{body.upper() if marker == 'AKIA' else body} tail"
     assert find_secrets(Redactor().text(text)) == []
+
+
+def test_the_user_name_in_a_claude_project_dir_stays_out(tmp_path: Path) -> None:
+    log, agent = S.claude_log()
+    project = tmp_path / "store" / "-home-alice-proj"
+    log.write(project / f"{log.session_id}.jsonl")
+    agent.write(project / "agent-a1b2c3d4.jsonl")
+    (project / "broken.jsonl").write_text("garbage\n")  # named in the report's problems
+    out = tmp_path / "c.jsonl"
+    assert main(["--from", "claude-code", "--path", str(tmp_path / "store"), "--out", str(out)]) == 0
+    report = out.with_name("c.report.md").read_text()
+    assert "alice" not in out.read_text() and "alice" not in report
+    assert "~-proj/broken.jsonl" in report
+    assert {json.loads(line)["meta"]["origin"] for line in out.read_text().splitlines()} == {
+        f"~-proj/{log.session_id}.jsonl", "~-proj/agent-a1b2c3d4.jsonl"}

@@ -11,7 +11,7 @@ from pathlib import Path
 from dataset.sessions import claude_code, opencode
 from dataset.sessions.convert import ConvertOptions, convert
 from dataset.sessions.ir import Session
-from dataset.sessions.privacy import find_secrets, redact_transcript
+from dataset.sessions.privacy import find_secrets, redact_slug, redact_transcript
 from dataset.sessions.problems import Problems
 from dataset.sessions.selection import Graders, infer_world, judge
 from dataset.sessions.toolmap import load_tool_map, surface_from_specs
@@ -128,6 +128,7 @@ def run_import(
             if world:
                 candidate["world"] = world
             meta = dict(transcript["meta"])
+            meta["origin"] = redact_slug(str(meta.get("origin")))
             if graders is not None:
                 verdicts = judge(graders, candidate)
                 outcome.applicable.update(verdicts.passed + verdicts.failed)

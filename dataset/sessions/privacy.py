@@ -90,6 +90,15 @@ _ENV_LINE = re.compile(r"(?m)^(\s*(?:\d+\s*(?:→|\||:|\t)\s*)?(?:export\s+)?[A-
 _PERSONAL = re.compile(r"(?:/(?:home|Users)/|[A-Za-z]:\\Users\\)(?!Shared\b)[^/\\\s'\"`:;,)\]]+")
 
 
+# Claude Code names project dirs after the cwd with `/` turned into `-`: -home-alice-proj.
+_SLUG = re.compile(r"(^|[\s`'\"(/])-(?:home|Users)-[A-Za-z0-9]+(?=-|/|$)")
+
+
+def redact_slug(text: str) -> str:
+    """`-home-alice-proj/x.jsonl` -> `~-proj/x.jsonl` (a project dir name that carries a user name)."""
+    return _SLUG.sub(lambda m: f"{m.group(1)}~", text)
+
+
 def mentions_env_file(text: str) -> bool:
     return bool(_ENV_FILE.search(text))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from dataset.sessions.pipeline import Outcome
-from dataset.sessions.privacy import Redactor
+from dataset.sessions.privacy import Redactor, redact_slug
 
 
 def _table(header: tuple[str, str], rows: list[tuple[str, object]]) -> list[str]:
@@ -62,4 +62,4 @@ def render(outcome: Outcome, out_file: str) -> str:
     lines += ["", "Edit `dataset/session_tool_map.yaml` to map more of them.", "", "## Problems", ""]
     lines += [f"- {p}" for p in o.problems] or ["None."]
     # The report names files and sessions only; still, keep personal paths out of it.
-    return Redactor().text("\n".join(lines) + "\n")
+    return Redactor().text("\n".join(redact_slug(line) for line in lines) + "\n")
