@@ -111,6 +111,8 @@ def run_import_sessions(args: argparse.Namespace) -> int:
         return _error(str(exc))
     except ValueError as exc:  # e.g. the tool surface file is unreadable
         return _error(str(exc))
+    except OSError as exc:
+        return _error(f"cannot read the session store ({exc.strerror or exc}: {exc.filename or store})")
     lines = "".join(json.dumps(c, ensure_ascii=False, sort_keys=False) + "\n" for c in outcome.candidates)
     try:
         _write_atomic(args.out, lines)

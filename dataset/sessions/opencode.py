@@ -13,6 +13,7 @@ Layouts (detected per data dir, one generation per database, never two for the s
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -68,8 +69,6 @@ class Layout:
 
 
 def default_data_dir() -> Path:
-    import os
-
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "opencode"
 
@@ -379,6 +378,13 @@ def _rel(path: Path, root: Path) -> str:
         return str(path)
 
 
+def _subdirs(directory: Path) -> list[Path]:
+    try:
+        return sorted(p for p in directory.iterdir() if p.is_dir())
+    except OSError:
+        return []
+
+
 def _sorted_json(directory: Path) -> list[Path]:
     try:
         return sorted(p for p in directory.iterdir() if p.suffix == ".json" and p.is_file())
@@ -427,7 +433,7 @@ def _json_session(
 
 def read_json_storage(root: Path, storage: Path, problems: Problems) -> Iterator[Session]:
     infos: dict[str, tuple[dict, Path]] = {}
-    for project in sorted(p for p in (storage / "session").iterdir() if p.is_dir()):
+    for project in _subdirs(storage / "session"):
         for path in _sorted_json(project):
             info = _read_obj(path, root, problems, "session")
             if info is not None:
@@ -443,7 +449,7 @@ def read_json_storage(root: Path, storage: Path, problems: Problems) -> Iterator
 
 
 def read_legacy(root: Path, problems: Problems) -> Iterator[Session]:
-    for project in sorted(p for p in (root / "project").iterdir() if p.is_dir()):
+    for project in _subdirs(root / "project"):
         base = project / "storage" / "session"
         info_dir = base / "info"
         if not info_dir.is_dir():
