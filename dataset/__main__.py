@@ -1,0 +1,228 @@
+"""`python -m dataset build | validate | decontam | stats | import-sessions`.
+
+Exit codes: 0 all good; 1 the dataset has problems (all of them listed); 2 bad input (a missing or
+unreadable file, bad arguments), with one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from dataset import decontam
+from dataset.build import (
+    DEFAULT_HANDWRITTEN,
+    BuildError,
+    build,
+    load_handwritten,
+    parse_categories,
+    read_jsonl,
+)
+from dataset.tokens import MAX_TOKENS, TokenCounter, TokenizerUnavailable, load_counter
+from dataset.validate import parse_line, validate_lines
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
+        sys.stderr.write(f"dataset: {message}\n")
+        raise SystemExit(2)
+
+
+class BadInput(Exception):
+    """Stops a command with exit 2 and this one line."""
+
+
+def _read(path: str) -> list[str]:
+    p = Path(path)
+    if not p.exists():
+        raise BadInput(f"no such file: {path}")
+    if p.is_dir():
+        raise BadInput(f"{path} is a directory, not a JSONL file")
+    try:
+        return read_jsonl(p)
+    except UnicodeDecodeError:
+        raise BadInput(f"{path} is not UTF-8 text") from None
+    except OSError as exc:
+        raise BadInput(f"cannot read {path}: {exc.strerror or exc.__class__.__name__}") from None
+
+
+def _counter(args: argparse.Namespace) -> TokenCounter | None:
+    """The tokenizer for lengths, or None with a warning when there is none (or --no-tokens)."""
+    if getattr(args, "no_tokens", False):
+        return None
+    try:
+        return load_counter(args.tokenizer)
+    except TokenizerUnavailable as exc:
+        if args.tokenizer:  # asked for explicitly: that is bad input
+            raise BadInput(str(exc)) from None
+        sys.stderr.write(f"dataset: warning: token lengths not checked: {exc}\n")
+        return None
+
+
+def _parsed(raw: list[str]) -> list[dict | None]:
+    return [parse_line(r)[0] if r.strip() else None for r in raw]
+
+
+def _decontam_summary(report: decontam.DecontamReport) -> str:
+    nearest = report.nearest[0] if report.nearest else None
+    near = f"{nearest.score:.2f} (line {nearest.line} ~ {nearest.scenario})" if nearest else "n/a"
+    return (f"decontamination: threshold {report.threshold:.2f}, nearest {near}, "
+            f"{len(report.contaminated)} contaminated, {len(report.duplicates)} near-duplicate pairs")
+
+
+# --- commands -------------------------------------------------------------------------------------
+
+def cmd_build(args: argparse.Namespace) -> int:
+    if args.count is not None and args.categories is not None:
+        raise BadInput("give --count or --categories, not both")
+    try:
+        counts = parse_categories(args.categories) if args.categories is not None else None
+        hand_path = None if args.no_handwritten else (Path(args.handwritten) if args.handwritten else None)
+        if hand_path is None and not args.no_handwritten and DEFAULT_HANDWRITTEN.exists():
+            hand_path = DEFAULT_HANDWRITTEN
+        hand = load_handwritten(hand_path) if hand_path else []
+        result = build(seed=args.seed, count=args.count, categories=counts, handwritten=hand)
+    except BuildError as exc:
+        raise BadInput(str(exc)) from None
+    tokens = _counter(args)
+    problems = validate_lines(result.lines, tokens=tokens)
+    if problems:
+        for p in problems:
+            print(p)
+        sys.stderr.write(f"dataset: build has {len(problems)} problem(s); {args.out} not written\n")
+        return 1
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(result.jsonl(), encoding="utf-8")
+    per_cat = ", ".join(f"{c} {n}" for c, n in result.counts.items() if n)
+    print(f"wrote {len(result.lines)} lines to {out} (seed {args.seed}; {per_cat}; {result.handwritten} hand-written)")
+    if result.attempts:
+        print("regenerated drafts: " + ", ".join(f"{why} {n}" for why, n in sorted(result.attempts.items())))
+    if tokens is not None:
+        lengths = [tokens.count(line) for line in result.lines]
+        if lengths:
+            print(f"tokens ({tokens.name}): max {max(lengths)}, mean {sum(lengths) / len(lengths):.0f} (limit {MAX_TOKENS})")
+    print(_decontam_summary(decontam.check(result.lines)))
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    raw = _read(args.file)
+    tokens = _counter(args)
+    problems = validate_lines(raw, tokens=tokens, max_tokens=args.max_tokens)
+    for p in problems:
+        print(p)
+    report = decontam.check(_parsed(raw))
+    print(_decontam_summary(report))
+    for sim, a, b, text, _ in report.duplicates[:5]:
+        print(f"note: lines {a} and {b} have near-duplicate requests ({sim:.2f}): {text[:70]!r}")
+    lines = sum(1 for r in raw if r.strip())
+    bad = len({p.line for p in problems})
+    print(f"{lines} lines, {bad} with problems, {len(problems)} problem(s)"
+          + ("" if tokens else "; token lengths not checked"))
+    return 1 if problems else 0
+
+
+def cmd_decontam(args: argparse.Namespace) -> int:
+    raw = _read(args.file)
+    parsed = _parsed(raw)
+    unparsed = [i for i, (r, p) in enumerate(zip(raw, parsed, strict=True), start=1) if r.strip() and p is None]
+    report = decontam.check(parsed, top=args.top)
+    print(decontam.format_report(report))
+    if unparsed:
+        print(f"skipped {len(unparsed)} line(s) that are not JSON objects: {', '.join(map(str, unparsed[:10]))}")
+    return 0 if report.clean and not unparsed else 1
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from dataset import stats
+
+    raw = _read(args.file)
+    lines = []
+    for number, r in enumerate(raw, start=1):
+        if not r.strip():
+            continue
+        line, error = parse_line(r)
+        if line is None or not isinstance(line.get("messages"), list):
+            raise BadInput(f"{args.file} line {number}: {error or 'no messages list'} (run `python -m dataset validate`)")
+        lines.append(line)
+    tokens = _counter(args)
+    counts = []
+    if tokens is not None:
+        try:
+            counts = [tokens.count(line) for line in lines]
+        except (ValueError, TypeError, KeyError) as exc:
+            sys.stderr.write(f"dataset: warning: token lengths not measured: {exc}\n")
+            counts = []
+    collected = stats.collect(lines, counts, tokens.name if tokens and counts else None)
+    name = Path(args.file).stem
+    md_path, png_path = stats.write_report(collected, name, Path(args.out))
+    print(md_path.read_text(encoding="utf-8"), end="")
+    print(f"\nwrote {md_path} and {png_path}")
+    return 0
+
+
+def _add_tokenizer(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tokenizer", metavar="DIR", help="tokenizer directory with a chat template "
+                   "(default: the tiny twin's, serving.tiny_twin.default_twin_dir())")
+    p.add_argument("--no-tokens", action="store_true", help="do not measure token lengths")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = _Parser(prog="python -m dataset", description="The madcat training set: build, validate, decontaminate, stats.")
+    sub = top.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    b = sub.add_parser("build", help="generate the dataset from the simulated world")
+    b.add_argument("--out", required=True, help="JSONL file to write")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--count", type=int, help="total lines, in the default category proportions (default 100)")
+    b.add_argument("--categories", metavar="SPEC", help="per-category counts, e.g. tts=15,memory=20 (others 0)")
+    b.add_argument("--handwritten", metavar="FILE", help=f"hand-written lines to merge (default {DEFAULT_HANDWRITTEN.name} "
+                   "when present)")
+    b.add_argument("--no-handwritten", action="store_true", help="merge no hand-written lines")
+    _add_tokenizer(b)
+    b.set_defaults(handler=cmd_build)
+
+    v = sub.add_parser("validate", help="check every line; report problems by line number")
+    v.add_argument("file")
+    v.add_argument("--max-tokens", type=int, default=MAX_TOKENS, help="length limit (default %(default)s)")
+    _add_tokenizer(v)
+    v.set_defaults(handler=cmd_validate)
+
+    d = sub.add_parser("decontam", help="compare user requests with the eval scenarios")
+    d.add_argument("file")
+    d.add_argument("--top", type=int, default=5, help="nearest pairs to print (default %(default)s)")
+    d.set_defaults(handler=cmd_decontam)
+
+    s = sub.add_parser("stats", help="markdown + PNG report of the dataset's spread")
+    s.add_argument("file")
+    s.add_argument("--out", default="reports/dataset", help="directory for the report (default %(default)s)")
+    _add_tokenizer(s)
+    s.set_defaults(handler=cmd_stats)
+
+    try:
+        from dataset.sessions.cli import add_import_sessions_parser
+    except ImportError:  # the session importer is optional
+        pass
+    else:
+        add_import_sessions_parser(sub)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except BadInput as exc:
+        sys.stderr.write(f"dataset: {exc}\n")
+        return 2
+    except BrokenPipeError:  # `... | head`
+        return 0
+    except (KeyError, TypeError, ValueError) as exc:  # a last net: one line, never a traceback
+        sys.stderr.write(f"dataset: error: {exc.__class__.__name__}: {exc}\n")
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
