@@ -105,7 +105,9 @@ def spoken_intro(rng: random.Random) -> Draft:
 def status_in_cadence(rng: random.Random) -> Draft:
     """Any answer carries the active cart's cadence, read from the cart."""
     s = Session(rng, pick(rng, ("How's the vLLM box doing?", "Give me a one-liner on sin's health.",
-                                "Is sin happy right now?")), world={"active_cart": pick(rng, CARTS)})
+                                "Is sin happy right now?", "Status of the model server, in your own words?",
+                                "Anything wrong with vllm on the GB10?", "One line: is inference up?")),
+                world={"active_cart": pick(rng, CARTS)})
     settings = s.read_settings(split=False)
     cart = json.loads(s.one(cart_get(settings["active_cart"]), content=pick(rng, ("Loading my cart.", ""))))
     result = s.one(call("bash", command="ssh sin systemctl status vllm"))

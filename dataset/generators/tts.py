@@ -66,7 +66,7 @@ def speak(rng: random.Random) -> Draft:
     settings = s.read_settings(content=pick(rng, ("Checking settings first.", "Reading the active cart and TTS state.", "")))
     voice = settings["tts.voice"]
     result = s.one(call("tts_speak", text=_shout(s.cart, what, rng), voice=voice))
-    s.say(join(s.line("ack") if rng.random() < 0.5 else "", f"Announced in the {voice} voice ({result.split(' in ')[0].lower()}).",
+    s.say(join(f"Announced in the {voice} voice ({result.split(' in ')[0].lower()}).",
                s.line("close") if rng.random() < 0.4 else ""))
     if rng.random() < 0.35:  # a follow-up: switch to another cart's voice for later announcements
         target = pick(rng, [c for c in CARTS if c != s.cart])
