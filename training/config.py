@@ -1,0 +1,232 @@
+"""The training configuration: one dataclass, read from YAML, with command-line overrides.
+
+    python -m training.train --config training/configs/madcat.yaml [--model DIR] [--max-steps N] ...
+
+Every field can be set in the YAML file; the most used ones also have their own flag, and
+``--set key=value`` reaches any other field.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+# What vLLM can serve as LoRA on Qwen3-Next (serving/lint.py SUPPORTED_TARGETS), written the way peft
+# matches list entries: a module whose name equals the entry or ends with "." + entry.
+DEFAULT_TARGETS: tuple[str, ...] = (
+    "q_proj",
+    "k_proj",
+    "v_proj",
+    "o_proj",
+    "in_proj_qkvz",
+    "in_proj_ba",
+    "out_proj",
+    "shared_expert.gate_proj",
+    "shared_expert.up_proj",
+    "shared_expert.down_proj",
+)
+
+# How the routed experts are held:
+#   nf4-grouped     experts stored nf4 (bitsandbytes), dequantised one layer at a time for transformers 5.x's
+#                   grouped (fused) expert kernel; loaded layer by layer, never the whole model in bf16.
+#   bf16-grouped    plain transformers 5.x: experts in bf16 with the grouped kernel (~156 GB for the full model:
+#                   only for the benchmark's reduced-depth replica and the tiny twin).
+#   bnb-per-expert  transformers 4.57.x only: experts are 512 nn.Linear per layer that bitsandbytes quantises at
+#                   load; fits, but the per-expert Python loop is ~10x slower.
+EXPERT_MODES = ("nf4-grouped", "bf16-grouped", "bnb-per-expert")
+DTYPES = ("bfloat16", "float32")
+DEVICES = ("auto", "cuda", "cpu")
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run; the message says what to change."""
+
+
+@dataclass
+class TrainConfig:
+    model: str = "Qwen/Qwen3-Coder-Next"
+    dataset: str = "dataset/madcat-system.jsonl"
+    output: str = "out/madcat-system-lora"
+    # model and quantisation
+    experts: str = "nf4-grouped"
+    dtype: str = "bfloat16"  # dense weights and compute
+    device: str = "auto"
+    bnb_4bit_quant_type: str = "nf4"
+    bnb_4bit_use_double_quant: bool = True
+    bnb_4bit_blocksize: int = 64
+    # LoRA
+    lora_r: int = 16
+    lora_alpha: int = 16
+    lora_dropout: float = 0.05
+    target_modules: list[str] = field(default_factory=lambda: list(DEFAULT_TARGETS))
+    max_lora_rank: int = 16  # the server's --max-lora-rank; the saved adapter is linted against it
+    # optimisation
+    epochs: float = 3.0
+    max_steps: int = -1  # > 0 overrides epochs
+    learning_rate: float = 5e-5
+    lr_scheduler_type: str = "linear"
+    warmup_steps: float = 0.0  # < 1: a fraction of the steps (transformers 5 semantics)
+    weight_decay: float = 0.0
+    optim: str = "adamw_torch"
+    per_device_train_batch_size: int = 1
+    gradient_accumulation_steps: int = 8
+    max_length: int = 4096
+    gradient_checkpointing: bool = True
+    seed: int = 42
+    logging_steps: int = 1
+    # data
+    tools_when_missing: str = "world"  # a line without `tools` is rendered with evals/world/tools.json ("none": none)
+    # preflight
+    gpu_memory_gb: float | None = None  # the GPU to plan for when none is visible (an H200: 141)
+    preflight: bool = True
+
+    def validate(self) -> None:
+        if self.experts not in EXPERT_MODES:
+            raise ConfigError(f"experts must be one of {', '.join(EXPERT_MODES)}, got {self.experts!r}")
+        if self.dtype not in DTYPES:
+            raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        if self.device not in DEVICES:
+            raise ConfigError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        if self.bnb_4bit_quant_type not in ("nf4", "fp4"):
+            raise ConfigError(f"bnb_4bit_quant_type must be nf4 or fp4, got {self.bnb_4bit_quant_type!r}")
+        if self.lora_r < 1 or self.lora_alpha <= 0:
+            raise ConfigError("lora_r must be >= 1 and lora_alpha > 0")
+        if self.lora_r > self.max_lora_rank:
+            raise ConfigError(
+                f"lora_r={self.lora_r} is above the server's max_lora_rank={self.max_lora_rank}; vLLM would refuse it"
+            )
+        if not 0 <= self.lora_dropout < 1:
+            raise ConfigError(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
+        if not self.target_modules:
+            raise ConfigError("target_modules is empty")
+        if self.max_steps <= 0 and self.epochs <= 0:
+            raise ConfigError("set epochs > 0 or max_steps > 0")
+        if self.per_device_train_batch_size != 1:
+            # batch > 1 pads; padding tokens would run through the linear-attention state. The seed trains batch 1.
+            raise ConfigError("per_device_train_batch_size must be 1 (use gradient_accumulation_steps for a larger batch)")
+        if self.gradient_accumulation_steps < 1 or self.max_length < 16 or self.learning_rate <= 0:
+            raise ConfigError("gradient_accumulation_steps >= 1, max_length >= 16 and learning_rate > 0 are required")
+        if self.tools_when_missing not in ("world", "none"):
+            raise ConfigError("tools_when_missing must be 'world' or 'none'")
+        if self.experts == "nf4-grouped" and not self.gradient_checkpointing and self.device != "cpu":
+            raise ConfigError(
+                "experts: nf4-grouped needs gradient_checkpointing: true (otherwise every layer keeps its "
+                "dequantised bf16 experts for backward, ~3 GB a layer)"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+
+
+def _coerce(name: str, raw: Any) -> Any:
+    """A YAML or command-line value converted to the field's type."""
+    default = TrainConfig().__getattribute__(name)
+    if isinstance(raw, str):
+        if isinstance(default, bool):
+            low = raw.strip().lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            raise ConfigError(f"{name} must be true or false, got {raw!r}")
+        if name == "target_modules":
+            return [t.strip() for t in raw.split(",") if t.strip()]
+        if name == "gpu_memory_gb":
+            return None if raw.lower() in ("", "none", "null") else float(raw)
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        return raw
+    if name == "target_modules":
+        if not isinstance(raw, list) or not all(isinstance(t, str) for t in raw):
+            raise ConfigError("target_modules must be a list of module names")
+        return list(raw)
+    if isinstance(default, bool) and not isinstance(raw, bool):
+        raise ConfigError(f"{name} must be true or false, got {raw!r}")
+    if isinstance(default, float) and isinstance(raw, int) and not isinstance(raw, bool):
+        return float(raw)
+    if default is not None and not isinstance(raw, type(default)):
+        raise ConfigError(f"{name} must be a {type(default).__name__}, got {raw!r}")
+    return raw
+
+
+def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Read a YAML config (unknown keys are an error) and apply overrides (field -> value or string)."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        try:
+            data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read config {p}: {exc.strerror or exc}") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config {p} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"config {p} must be a mapping of field: value")
+        values.update(data)
+    values.update(overrides or {})
+    unknown = sorted(set(values) - set(_FIELDS))
+    if unknown:
+        raise ConfigError(f"unknown config field(s): {', '.join(unknown)} (known: {', '.join(sorted(_FIELDS))})")
+    try:
+        cfg = TrainConfig(**{k: _coerce(k, v) for k, v in values.items()})
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"bad config value: {exc}") from None
+    cfg.validate()
+    return cfg
+
+
+# Flags that have their own option (dest -> field).
+_FLAGS: dict[str, tuple[str, type]] = {
+    "model": ("model path or id (a directory with config.json and safetensors)", str),
+    "dataset": ("dataset JSONL (world-sheet transcripts)", str),
+    "output": ("adapter output directory", str),
+    "experts": (f"routed experts: {', '.join(EXPERT_MODES)}", str),
+    "device": ("auto, cuda or cpu", str),
+    "dtype": ("bfloat16 or float32", str),
+    "epochs": ("training epochs", float),
+    "max_steps": ("optimizer steps (overrides epochs when > 0)", int),
+    "learning_rate": ("learning rate", float),
+    "max_length": ("max tokens per example", int),
+    "gradient_accumulation_steps": ("gradient accumulation steps", int),
+    "lora_r": ("LoRA rank", int),
+    "seed": ("random seed", int),
+    "gpu_memory_gb": ("GPU memory to plan for when no GPU is visible (GB)", float),
+}
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="YAML config (training/configs/madcat.yaml, training/configs/tiny.yaml)")
+    for dest, (help_text, typ) in _FLAGS.items():
+        parser.add_argument("--" + dest.replace("_", "-"), dest=dest, type=typ, default=None, help=help_text)
+    parser.add_argument("--lr", dest="learning_rate", type=float, default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="set any config field (repeatable)"
+    )
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    overrides: dict[str, Any] = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set wants KEY=VALUE, got {item!r}")
+        overrides[key.strip()] = value
+    for dest in _FLAGS:
+        value = getattr(args, dest, None)
+        if value is not None:
+            overrides[dest] = value
+    return load_config(args.config, overrides)
