@@ -1,0 +1,104 @@
+"""The `vllm` and `openai` backends: an existing OpenAI-compatible server, checked before the run.
+
+vllm: GET /v1/models must answer and list the adapter as a LoRA card whose `parent` is the base model
+(vLLM's `--lora-modules madcat=...`); the run goes through inspect-ai's `vllm` provider pointed at the
+server (`vllm/<base>:<adapter>` with base_url: it never starts a server when given one, and sends the
+adapter's name as the request's model). The baseline (`--adapter none`) asks for the base model by name.
+openai: any OpenAI-compatible endpoint through inspect-ai's `openai-api` provider; the model must be
+listed when the endpoint lists models.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from inspect_ai.model import get_model
+
+from evals.backends import BackendError, ModelPlan, adapter_sha256, is_baseline
+from serving.server_api import ServerClient, ServerError
+
+DEFAULT_BASE_URL = "http://sin:8000/v1"
+PREFLIGHT_TIMEOUT_S = 10.0
+SERVE_HINT = "serve it with `--enable-lora --lora-modules {name}=/path/to/adapter` (serving/configs/)"
+
+
+def base_url_or_default(base_url: str | None) -> str:
+    url = (base_url or os.environ.get("VLLM_BASE_URL") or DEFAULT_BASE_URL).strip().rstrip("/")
+    return url if url.endswith("/v1") else url + "/v1"
+
+
+def _server(base_url: str, api_key: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    """The model cards and the server version; any failure is one BackendError line."""
+    try:
+        with ServerClient(base_url, api_key=api_key, timeout=PREFLIGHT_TIMEOUT_S) as client:
+            return client.models(), client.version()
+    except ServerError as exc:
+        raise BackendError(str(exc).removeprefix("serving: ")) from None
+
+
+def _names(cards: list[dict[str, Any]]) -> str:
+    return ", ".join(str(c["id"]) for c in cards) or "none"
+
+
+def check_vllm(base_url: str, adapter: str | None, base_model: str | None,
+               api_key: str | None = None) -> tuple[str, str | None, str | None]:
+    """Preflight for vllm: returns (base model, adapter or None, server version)."""
+    cards, version = _server(base_url, api_key)
+    by_id = {str(c["id"]): c for c in cards}
+    bases = [c for c in cards if not c.get("parent")]
+    if is_baseline(adapter):
+        if base_model is None:
+            if len(bases) != 1:
+                raise BackendError(f"--adapter none needs --base-model: {base_url} serves {_names(bases)}")
+            base_model = str(bases[0]["id"])
+        if base_model not in by_id:
+            raise BackendError(f"base model {base_model!r} is not served by {base_url} (it serves {_names(cards)})")
+        return base_model, None, version
+    assert adapter is not None
+    card = by_id.get(adapter)
+    if card is None:
+        raise BackendError(f"adapter {adapter!r} is not served by {base_url} (it serves {_names(cards)}); "
+                           + SERVE_HINT.format(name=adapter))
+    parent = card.get("parent")
+    if not parent:
+        raise BackendError(f"{adapter!r} is served by {base_url} without a parent base model, so it is not a LoRA "
+                           f"adapter; {SERVE_HINT.format(name=adapter)}")
+    if base_model is not None and parent != base_model:
+        raise BackendError(f"adapter {adapter!r} is served on {parent!r}, not on --base-model {base_model!r}")
+    return str(parent), adapter, version
+
+
+def plan_vllm(base_url: str | None, adapter: str | None, base_model: str | None, adapter_dir: str | None = None,
+              api_key: str | None = None) -> ModelPlan:
+    url = base_url_or_default(base_url)
+    api_key = api_key or os.environ.get("VLLM_API_KEY")
+    base, lora, version = check_vllm(url, adapter, base_model, api_key)
+    if ":" in base:  # the vllm provider splits `base:adapter` at the first colon: go through openai-api
+        model = get_model(f"openai-api/vllm/{lora or base}", base_url=url, api_key=api_key or "EMPTY")
+    else:
+        model = get_model(f"vllm/{base}:{lora}" if lora else f"vllm/{base}", base_url=url, api_key=api_key)
+    info = {"backend": "vllm", "model": lora or base, "adapter": lora, "base_model": base, "base_url": url,
+            "server_version": version, "adapter_dir": adapter_dir,
+            "adapter_sha256": adapter_sha256(adapter_dir) if adapter_dir and lora else None}
+    return ModelPlan(model=model, info=info)
+
+
+def plan_openai(base_url: str | None, adapter: str | None, base_model: str | None, adapter_dir: str | None = None,
+                api_key: str | None = None) -> ModelPlan:
+    """Any OpenAI-compatible endpoint: the adapter's served name, else --base-model."""
+    if not base_url:
+        raise BackendError("--backend openai needs --base-url (the endpoint, e.g. http://host:8000/v1)")
+    url = base_url_or_default(base_url)
+    name = base_model if is_baseline(adapter) else adapter
+    if not name:
+        raise BackendError("--backend openai with --adapter none needs --base-model (the served model name)")
+    api_key = api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"
+    cards, version = _server(url, api_key)
+    ids = {str(c["id"]) for c in cards}
+    if ids and name not in ids:
+        raise BackendError(f"model {name!r} is not served by {url} (it serves {_names(cards)})")
+    info = {"backend": "openai", "model": name, "adapter": None if is_baseline(adapter) else adapter,
+            "base_model": base_model, "base_url": url, "server_version": version, "adapter_dir": adapter_dir,
+            "adapter_sha256": adapter_sha256(adapter_dir) if adapter_dir and not is_baseline(adapter) else None}
+    return ModelPlan(model=get_model(f"openai-api/madcat/{name}", base_url=url, api_key=api_key), info=info)

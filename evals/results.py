@@ -1,0 +1,272 @@
+"""results.json: one row per (scenario, epoch), written atomically as samples finish.
+
+The file is valid at every moment: before the first sample every planned row is `incomplete`; each
+finished sample replaces its row; the final write sets `finished` and `interrupted`. A run stopped
+by Ctrl-C (or killed) leaves the last snapshot, whose unfinished rows stay `incomplete` and never
+count as passed. Thresholds (evals/thresholds.yaml) decide whether a behaviour met its bar.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from evals.catalog import EVALS, HARD_INVARIANTS
+from evals.solver import STORE_COMPLETION_TOKENS, STORE_PROMPT_TOKENS, STORE_REQUESTS, STORE_STOPPED
+
+THRESHOLDS_FILE = Path(__file__).with_name("thresholds.yaml")
+SCORER_NAME = "madcat_grader"
+NOT_FINISHED = "not finished: the run stopped before this sample ended"
+SampleKey = tuple[str, str, int]  # (eval id, scenario id, epoch)
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write to a temp file beside `path`, then rename over it: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# ---- rows --------------------------------------------------------------------------------------
+
+def planned_row(eval_id: str, scenario: str, epoch: int) -> dict[str, Any]:
+    return {"eval": eval_id, "category": eval_id.split(".", 1)[0], "scenario": scenario, "epoch": epoch,
+            "status": "incomplete", "passed": None, "reason": NOT_FINISHED, "hard_violations": [],
+            "prompt_tokens": 0, "completion_tokens": 0, "requests": 0, "prompt_tokens_per_request": None,
+            "seconds": None, "log": None}
+
+
+def _first_line(text: str, width: int = 300) -> str:
+    line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def row_from_sample(sample: Any, log: str | None = None) -> dict[str, Any]:
+    """One results row from an inspect EvalSample (errored samples are `incomplete`)."""
+    meta = sample.metadata or {}
+    eval_id = str(meta.get("eval"))
+    row = planned_row(eval_id, str(meta.get("scenario", sample.id)), int(sample.epoch))
+    store = sample.store or {}
+    requests = int(store.get(STORE_REQUESTS, 0) or 0)
+    prompt_tokens = int(store.get(STORE_PROMPT_TOKENS, 0) or 0)
+    row.update(requests=requests, prompt_tokens=prompt_tokens,
+               completion_tokens=int(store.get(STORE_COMPLETION_TOKENS, 0) or 0),
+               prompt_tokens_per_request=round(prompt_tokens / requests, 1) if requests else None,
+               seconds=round(float(sample.total_time), 3) if sample.total_time is not None else None, log=log)
+    score = (sample.scores or {}).get(SCORER_NAME)
+    if sample.error is not None or score is None:
+        why = _first_line(sample.error.message) if sample.error is not None else "no score"
+        row.update(status="incomplete", passed=None, reason=f"error: {why}")
+        return row
+    smeta = score.metadata or {}
+    reason = score.explanation or ""
+    stopped = smeta.get("stopped") or store.get(STORE_STOPPED)
+    if sample.limit is not None:
+        reason += f" (stopped by the {sample.limit.type} limit)"
+    elif stopped == "max_turns":
+        reason += " (stopped at max_turns)"
+    row.update(status="complete", passed=score.value == "C", reason=reason,
+               hard_violations=list(smeta.get("hard_violations") or []),
+               stopped=stopped if sample.limit is None else f"{sample.limit.type}_limit",
+               trajectory=list(smeta.get("trajectory") or []))
+    return row
+
+
+# ---- thresholds & judgement --------------------------------------------------------------------
+
+def load_thresholds(path: Path | None = None) -> dict[str, float]:
+    """{eval id: the pass rate it needs}; hard invariants always need 1.0."""
+    path = path or THRESHOLDS_FILE
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"cannot read thresholds from {path}: {exc}") from exc
+    default = float(data.get("default", 0.6))
+    overrides = data.get("evals") or {}
+    unknown = sorted(set(overrides) - set(EVALS))
+    if unknown:
+        raise ValueError(f"{path}: unknown eval ids {unknown}")
+    out = {i: float(overrides.get(i, default)) for i in EVALS}
+    for i in HARD_INVARIANTS:
+        out[i] = 1.0
+    if any(not 0.0 <= v <= 1.0 for v in out.values()):
+        raise ValueError(f"{path}: thresholds are pass rates between 0 and 1")
+    return out
+
+
+@dataclass
+class Judgement:
+    """Whether one behaviour met its bar in one run."""
+
+    eval: str
+    threshold: float
+    hard: bool
+    rows: list[dict[str, Any]]
+    violations: list[dict[str, Any]] = field(default_factory=list)  # any trajectory breaking this hard invariant
+
+    @property
+    def n(self) -> int:
+        return len(self.rows)
+
+    @property
+    def passed(self) -> int:
+        return sum(1 for r in self.rows if r["status"] == "complete" and r["passed"] is True)
+
+    @property
+    def incomplete(self) -> int:
+        return sum(1 for r in self.rows if r["status"] != "complete")
+
+    @property
+    def rate(self) -> float | None:
+        return self.passed / self.n if self.n else None
+
+    @property
+    def pass_hat_k(self) -> float | None:
+        """The share of scenarios whose every try passed (pass^k)."""
+        by_scenario: dict[str, list[bool]] = {}
+        for r in self.rows:
+            by_scenario.setdefault(r["scenario"], []).append(r["status"] == "complete" and r["passed"] is True)
+        return sum(all(v) for v in by_scenario.values()) / len(by_scenario) if by_scenario else None
+
+    @property
+    def ok(self) -> bool:
+        if not self.n:
+            return False
+        if self.hard:
+            return self.passed == self.n and not self.violations
+        return (self.rate or 0.0) >= self.threshold - 1e-9
+
+    def headline(self) -> str:
+        if not self.n:
+            return f"{self.eval}: no scenarios ran"
+        extra = f", {self.incomplete} incomplete" if self.incomplete else ""
+        bar = "every try must pass (hard invariant)" if self.hard else f"needs {self.threshold:.0%}"
+        text = f"{self.eval}: {self.passed}/{self.n} passed ({self.rate:.0%}{extra}); {bar}"
+        if self.violations:
+            text += f"; broken on {len(self.violations)} trajectories of any scenario"
+        return text
+
+    def failing_rows(self) -> list[dict[str, Any]]:
+        bad = [r for r in self.rows if not (r["status"] == "complete" and r["passed"] is True)]
+        seen = {(r["scenario"], r["epoch"]) for r in bad}
+        return bad + [r for r in self.violations if (r["scenario"], r["epoch"]) not in seen]
+
+    def explain(self, max_rows: int = 6) -> str:
+        """The headline, then each failing try with the grader's reason and a compact trajectory."""
+        lines = [self.headline()]
+        failing = self.failing_rows()
+        for r in failing[:max_rows]:
+            status = "INCOMPLETE" if r["status"] != "complete" else "FAIL"
+            reason = r["reason"]
+            if self.hard and r["eval"] != self.eval:
+                status, reason = "BROKEN", f"(while testing {r['eval']}) broke {self.eval}"
+            lines.append(f"  {status} {r['scenario']} #{r['epoch']}: {reason}")
+            lines.extend(f"      {step}" for step in r.get("trajectory") or [])
+        if len(failing) > max_rows:
+            lines.append(f"  … and {len(failing) - max_rows} more (results.json has them all)")
+        return "\n".join(lines)
+
+
+def judge(eval_id: str, rows: Iterable[dict[str, Any]], thresholds: dict[str, float]) -> Judgement:
+    rows = list(rows)
+    hard = eval_id in HARD_INVARIANTS
+    return Judgement(eval=eval_id, threshold=thresholds.get(eval_id, 0.6), hard=hard,
+                     rows=[r for r in rows if r["eval"] == eval_id],
+                     violations=[r for r in rows if hard and eval_id in (r.get("hard_violations") or [])])
+
+
+def summarize(rows: list[dict[str, Any]], thresholds: dict[str, float]) -> dict[str, Any]:
+    evals: dict[str, Any] = {}
+    for eval_id in dict.fromkeys(r["eval"] for r in rows):
+        j = judge(eval_id, rows, thresholds)
+        evals[eval_id] = {"n": j.n, "passed": j.passed, "incomplete": j.incomplete, "pass_rate": j.rate,
+                          "pass_hat_k": j.pass_hat_k, "threshold": j.threshold, "hard": j.hard,
+                          "hard_violations": len(j.violations), "ok": j.ok}
+    done = [r for r in rows if r["requests"]]
+    requests = sum(r["requests"] for r in rows)
+    prompt_tokens = sum(r["prompt_tokens"] for r in rows)
+    return {"samples": len(rows), "complete": sum(r["status"] == "complete" for r in rows),
+            "incomplete": sum(r["status"] != "complete" for r in rows),
+            "passed": sum(r["status"] == "complete" and r["passed"] is True for r in rows),
+            "requests": requests, "prompt_tokens": prompt_tokens,
+            "completion_tokens": sum(r["completion_tokens"] for r in rows),
+            "prompt_tokens_per_request": round(prompt_tokens / requests, 1) if requests else None,
+            "samples_with_requests": len(done), "evals_ok": sum(e["ok"] for e in evals.values()),
+            "evals": evals}
+
+
+# ---- the recorder ------------------------------------------------------------------------------
+
+class RunRecorder:
+    """Holds a run's rows and keeps results.json current (atomic, throttled snapshots)."""
+
+    def __init__(self, path: Path, run: dict[str, Any], planned: Iterable[tuple[str, str, int]],
+                 thresholds: dict[str, float], min_interval_s: float = 1.0) -> None:
+        self.path = path
+        self.run = dict(run)
+        self.thresholds = thresholds
+        self.rows: dict[SampleKey, dict[str, Any]] = {
+            (eval_id, scenario, epoch): planned_row(eval_id, scenario, epoch) for eval_id, scenario, epoch in planned}
+        self.finished_keys: set[SampleKey] = set()
+        self.min_interval_s = min_interval_s
+        self._last_write = 0.0
+        self._lock = threading.Lock()
+        self._t0 = time.monotonic()
+        self.run.setdefault("started", now_iso())
+        self.run.update(finished=None, interrupted=True, state="running")
+
+    def record(self, row: dict[str, Any]) -> None:
+        key = (row["eval"], row["scenario"], int(row["epoch"]))
+        with self._lock:
+            self.rows[key] = row
+            self.finished_keys.add(key)
+        if time.monotonic() - self._last_write >= self.min_interval_s:
+            self.write()
+
+    def set_log(self, log: str) -> None:
+        """Point every finished row at the inspect log file (known once the eval ends)."""
+        with self._lock:
+            for key in self.finished_keys:
+                self.rows[key]["log"] = log
+
+    def results(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.rows.values())
+
+    def document(self) -> dict[str, Any]:
+        rows = self.results()
+        run = dict(self.run, wall_seconds=round(time.monotonic() - self._t0, 3))
+        return {"run": run, "results": rows, "summary": summarize(rows, self.thresholds)}
+
+    def write(self) -> None:
+        doc = self.document()
+        with self._lock:
+            write_json_atomic(self.path, doc)
+            self._last_write = time.monotonic()
+
+    def finish(self, interrupted: bool, **extra: Any) -> dict[str, Any]:
+        self.run.update(finished=now_iso(), interrupted=interrupted,
+                        state="interrupted" if interrupted else "finished", **extra)
+        self.write()
+        return self.document()

@@ -1,0 +1,80 @@
+"""The settings of a run: one dataclass, and the options that fill it (CLI and pytest alike).
+
+Kept free of inspect-ai imports so that loading the pytest plugin costs nothing for `pytest tests/`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evals.backends import BACKENDS
+
+DEFAULT_REPORT_DIR = Path("reports/runs")
+
+
+@dataclass
+class RunConfig:
+    """The settings of one run (the CLI flags and the pytest options are these fields)."""
+
+    backend: str = "vllm"
+    adapter: str | None = "madcat"
+    base_url: str | None = None
+    base_model: str | None = None
+    model: str | None = None  # local model dir (--backend local)
+    adapter_dir: str | None = None  # the adapter's files, to record their sha256 (vllm/openai)
+    api_key: str | None = None
+    epochs: int = 3
+    temperature: float | None = 0.7
+    top_p: float | None = None
+    seed: int | None = None
+    max_tokens: int | None = None
+    max_connections: int | None = None
+    max_turns: int | None = None
+    prompt: str = "minimal"
+    report_dir: str = str(DEFAULT_REPORT_DIR)
+    run_id: str | None = None
+    transcripts: str | None = None
+    evals: list[str] | None = None
+    scenarios: list[str] | None = None  # scenario ids (default: every scenario of the selected evals)
+    cache: bool = False
+    retry_on_error: int = 1
+    display: str = "none"  # inspect's own display: none | plain | rich | full
+    extra: dict[str, Any] = field(default_factory=dict)  # more run metadata for results.json
+
+
+
+def add_run_options(add: Callable[..., Any], prefix: str = "") -> None:
+    """The options shared by `python -m evals run` and `pytest evals/` (add = parser.add_argument/addoption)."""
+    add(f"--{prefix}backend", default="vllm", choices=BACKENDS, help="where the model runs (default vllm)")
+    add(f"--{prefix}adapter", default="madcat",
+        help="the adapter: its served LoRA name (vllm/openai) or a peft dir (local); 'none' = the base model")
+    add(f"--{prefix}base-url", default=None, help="the server (default $VLLM_BASE_URL or http://sin:8000/v1)")
+    add(f"--{prefix}base-model", default=None, help="the base model's served name (the baseline; checked as the "
+        "adapter's parent)")
+    add(f"--{prefix}model", default=None, help="local model dir for --backend local (default: the tiny twin)")
+    add(f"--{prefix}adapter-dir", default=None, help="the adapter's files, to record their sha256 (vllm/openai)")
+    add(f"--{prefix}epochs", type=int, default=3, help="tries per scenario (default 3)")
+    add(f"--{prefix}temperature", type=float, default=0.7, help="sampling temperature (default 0.7)")
+    add(f"--{prefix}seed", type=int, default=None, help="sampling seed")
+    add(f"--{prefix}max-tokens", type=int, default=None, help="tokens per completion (default 2048; local 256)")
+    add(f"--{prefix}max-connections", type=int, default=None, help="concurrent requests (default 32; local 4)")
+    add(f"--{prefix}max-turns", type=int, default=None, help="generations per scenario (default: the scenario's)")
+    add(f"--{prefix}report-dir", default=str(DEFAULT_REPORT_DIR), help="where run dirs go (default reports/runs)")
+    add(f"--{prefix}prompt", default="minimal", choices=("minimal", "full"),
+        help="system prompt: minimal (cart identity, as with the adapter) or full (the house rules)")
+    add(f"--{prefix}transcripts", default=None, help="JSONL of transcripts for --backend replay")
+    add(f"--{prefix}cache", action="store_true", default=False,
+        help="reuse model outputs, keyed on the adapter's sha256 (needs its files)")
+
+
+def config_from_options(get: Callable[[str], Any], evals: list[str] | None = None) -> RunConfig:
+    """A RunConfig from option values (`get("base_url")`)."""
+    return RunConfig(backend=get("backend"), adapter=get("adapter"), base_url=get("base_url"),
+                     base_model=get("base_model"), model=get("model"), adapter_dir=get("adapter_dir"),
+                     epochs=get("epochs"), temperature=get("temperature"), seed=get("seed"),
+                     max_tokens=get("max_tokens"), max_connections=get("max_connections"),
+                     max_turns=get("max_turns"), report_dir=get("report_dir"), prompt=get("prompt"),
+                     transcripts=get("transcripts"), cache=get("cache"), evals=evals)
