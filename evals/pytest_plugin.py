@@ -110,5 +110,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         f"{s['evals_ok']}/{len(s['evals'])} behaviours met their threshold; {s['passed']}/{s['samples']} tries "
         f"passed, {s['incomplete']} incomplete; {s['requests']} requests, "
         f"{s['prompt_tokens_per_request'] or 0:.0f} prompt tokens per request")
+    if outcome.interrupted:
+        terminalreporter.write_line("interrupted: the samples that did not finish are marked incomplete")
     terminalreporter.write_line(f"results: {outcome.results_path}")
     terminalreporter.write_line(f"logs:    inspect view --log-dir {outcome.run_dir / 'logs'}")

@@ -77,7 +77,9 @@ def row_from_sample(sample: Any, log: str | None = None) -> dict[str, Any]:
     score = (sample.scores or {}).get(SCORER_NAME)
     if sample.error is not None or score is None:
         why = _first_line(sample.error.message) if sample.error is not None else "no score"
-        row.update(status="incomplete", passed=None, reason=f"error: {why}")
+        # a sample in flight when the run was cancelled (Ctrl-C) ends with a CancelledError
+        reason = NOT_FINISHED if why.startswith("CancelledError") else f"error: {why}"
+        row.update(status="incomplete", passed=None, reason=reason)
         return row
     smeta = score.metadata or {}
     reason = score.explanation or ""

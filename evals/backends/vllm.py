@@ -69,6 +69,18 @@ def check_vllm(base_url: str, adapter: str | None, base_model: str | None,
     return str(parent), adapter, version
 
 
+def _forget_stale_server(base: str, url: str) -> None:
+    """inspect's vllm provider keeps one shared server entry per base model for the whole process; a
+    second run in the same process against another URL would otherwise reuse the first URL."""
+    try:
+        from inspect_ai.model._providers._vllm_lora import _vllm_servers
+    except ImportError:  # a later inspect-ai without the shared table
+        return
+    entry = _vllm_servers.get(base)
+    if entry is not None and entry.process is None and entry.base_url not in (None, url):
+        del _vllm_servers[base]
+
+
 def plan_vllm(base_url: str | None, adapter: str | None, base_model: str | None, adapter_dir: str | None = None,
               api_key: str | None = None) -> ModelPlan:
     url = base_url_or_default(base_url)
@@ -77,7 +89,9 @@ def plan_vllm(base_url: str | None, adapter: str | None, base_model: str | None,
     if ":" in base:  # the vllm provider splits `base:adapter` at the first colon: go through openai-api
         model = get_model(f"openai-api/vllm/{lora or base}", base_url=url, api_key=api_key or "EMPTY")
     else:
-        model = get_model(f"vllm/{base}:{lora}" if lora else f"vllm/{base}", base_url=url, api_key=api_key)
+        _forget_stale_server(base, url)
+        model = get_model(f"vllm/{base}:{lora}" if lora else f"vllm/{base}", base_url=url, api_key=api_key,
+                          memoize=False)
     info = {"backend": "vllm", "model": lora or base, "adapter": lora, "base_model": base, "base_url": url,
             "server_version": version, "adapter_dir": adapter_dir,
             "adapter_sha256": adapter_sha256(adapter_dir) if adapter_dir and lora else None}
@@ -101,4 +115,5 @@ def plan_openai(base_url: str | None, adapter: str | None, base_model: str | Non
     info = {"backend": "openai", "model": name, "adapter": None if is_baseline(adapter) else adapter,
             "base_model": base_model, "base_url": url, "server_version": version, "adapter_dir": adapter_dir,
             "adapter_sha256": adapter_sha256(adapter_dir) if adapter_dir and not is_baseline(adapter) else None}
-    return ModelPlan(model=get_model(f"openai-api/madcat/{name}", base_url=url, api_key=api_key), info=info)
+    return ModelPlan(model=get_model(f"openai-api/madcat/{name}", base_url=url, api_key=api_key, memoize=False),
+                     info=info)
