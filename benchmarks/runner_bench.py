@@ -99,7 +99,34 @@ def markdown(r: dict[str, Any]) -> str:
         f"| runner CPU per request | {r['runner_cpu_ms_per_request']} ms |",
         f"| throughput | {r['throughput_requests_per_s']} requests/s |",
         f"| samples complete / passed | {r['complete']} / {r['passed']} |", "",
+        *analysis(r),
     ]) + "\n"
+
+
+def analysis(r: dict[str, Any]) -> list[str]:
+    """What bounds the run: the connections waiting on the stub, or the runner's own CPU."""
+    cpu_ms, latency, n = r["runner_cpu_ms_per_request"], r["latency_ms"], r["max_connections"]
+    cpu_s = cpu_ms * r["requests"] / 1000
+    round_ms = n * cpu_ms  # replies of a full round come back together and are handled one at a time
+    text = [
+        f"The runner used {cpu_s:.1f} s of CPU ({cpu_ms} ms a request) in a {r['wall_seconds']} s run. With a fixed "
+        f"latency the {n} replies of a round come back together and one Python process handles them one after "
+        f"another: {n} x {cpu_ms} ms = {round_ms / 1000:.2f} s of CPU per round against {latency / 1000:.2f} s of "
+        f"latency. When a round's CPU exceeds the latency the run is CPU-bound and wall/ideal is about their ratio "
+        f"({round_ms / latency:.2f} here); below it, wall/ideal lies between 1 and 1 + that ratio (rounds drift apart).",
+    ]
+    if round_ms > 0.2 * latency:
+        text += ["", (
+            "The CPU is inspect-ai's and the openai SDK's per-request work (cProfile of a one-epoch run: the openai "
+            "SDK's request-params transform ~18 %, its HTTP send ~12 %, inspect's sample condensing ~10 %, copies "
+            "of the tool specs ~5 %, model-call records ~3 %, tool-argument depth checks ~3 %); the simulator, the "
+            "graders and results.json together are under 2 %, so there is nothing of ours left to cut. Holding "
+            f"1.2x for sure at {latency:.0f} ms needs a round under 0.2 x latency, i.e. under "
+            f"{0.2 * latency / n:.2f} ms of CPU a request. Against vLLM "
+            "on sin a completion takes seconds (prefill of the tool-laden prompt plus a few hundred tokens at "
+            f"{n} concurrent streams), where the same {round_ms / 1000:.2f} s per round is a small fraction: at "
+            f"5 s, 1 + {round_ms / 5000:.2f}.")]
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
