@@ -40,6 +40,7 @@ class RunConfig:
     evals: list[str] | None = None
     scenarios: list[str] | None = None  # scenario ids (default: every scenario of the selected evals)
     cache: bool = False
+    max_retries: int = 6  # inspect's retries of one failed request (then the sample errors and is retried once)
     retry_on_error: int = 1
     display: str = "none"  # inspect's own display: none | plain | rich | full
     extra: dict[str, Any] = field(default_factory=dict)  # more run metadata for results.json
@@ -66,6 +67,9 @@ def add_run_options(add: Callable[..., Any], prefix: str = "") -> None:
     add(f"--{prefix}prompt", default="minimal", choices=("minimal", "full"),
         help="system prompt: minimal (cart identity, as with the adapter) or full (the house rules)")
     add(f"--{prefix}transcripts", default=None, help="JSONL of transcripts for --backend replay")
+    add(f"--{prefix}max-retries", type=int, default=6,
+        help="retries of a failed request before its sample errors (default 6; an errored sample is retried once, "
+        "then recorded incomplete)")
     add(f"--{prefix}cache", action="store_true", default=False,
         help="reuse model outputs, keyed on the adapter's sha256 (needs its files)")
 
@@ -77,4 +81,5 @@ def config_from_options(get: Callable[[str], Any], evals: list[str] | None = Non
                      epochs=get("epochs"), temperature=get("temperature"), seed=get("seed"),
                      max_tokens=get("max_tokens"), max_connections=get("max_connections"),
                      max_turns=get("max_turns"), report_dir=get("report_dir"), prompt=get("prompt"),
-                     transcripts=get("transcripts"), cache=get("cache"), evals=evals)
+                     transcripts=get("transcripts"), cache=get("cache"), max_retries=get("max_retries"),
+                     evals=evals)

@@ -180,6 +180,7 @@ def run(config: RunConfig, model: Any = None, progress: Progress | None = None,
                 "adapter_dir": None, "base_model": None, "server_version": None, "epochs": config.epochs,
                 "temperature": config.temperature, "top_p": config.top_p, "seed": config.seed,
                 "max_tokens": max_tokens, "max_connections": max_connections, "max_turns": config.max_turns,
+                "max_retries": config.max_retries,
                 "system_prompt": config.prompt, "evals": eval_ids, "git_commit": _git_commit(), "interrupted": False,
                 "cache": bool(config.cache), **model_plan.info, **config.extra}
     say = progress or (lambda _line: None)
@@ -244,7 +245,8 @@ def _run_inspect(config: RunConfig, model_plan: ModelPlan, eval_ids: list[str], 
     cache_key = model_plan.info.get("adapter_sha256") if config.cache else None
     task = madcat_behaviours(evals=eval_ids, prompt=config.prompt, max_turns=config.max_turns,
                              epochs=config.epochs, scenarios=config.scenarios, cache_key=cache_key)
-    generate: dict[str, Any] = {"max_tokens": max_tokens, "max_connections": max_connections}
+    generate: dict[str, Any] = {"max_tokens": max_tokens, "max_connections": max_connections,
+                                "max_retries": config.max_retries}
     for key in ("temperature", "top_p", "seed"):
         if getattr(config, key) is not None:
             generate[key] = getattr(config, key)

@@ -143,3 +143,40 @@ def test_pytest_runs_the_selected_behaviours_once_against_the_server(tmp_path: P
     evals_run = {r.eval for r in load_run(runs[0]).outcomes}
     assert evals_run == set(evals)
     assert f"results: {runs[0] / 'results.json'}" in result.stdout
+
+
+def _failing(transcripts: list, broken: str, times: int | None) -> tuple:
+    """A responder that fails requests of the scenario whose request text is `broken` (`times` of them, or all)."""
+    replay = stub_responder(transcripts)
+    failures: list[int] = []
+
+    def respond(model: str, request: dict) -> dict:
+        if any(m.get("role") == "user" and m.get("content") == broken for m in request["messages"]) and (
+                times is None or len(failures) < times):
+            failures.append(1)
+            return {"error": "CUDA error: an illegal memory access was encountered (simulated)", "status": 500}
+        return replay(model, request)
+
+    return respond, failures
+
+
+def test_a_request_that_fails_once_is_retried_and_its_sample_completes(tmp_path: Path) -> None:
+    scenarios = _scenarios()
+    respond, failures = _failing([good_agent(s) for s in scenarios], scenarios[0].messages[0]["content"], times=1)
+    with OpenAIStub(["qwen3-coder-next"], {"madcat": "qwen3-coder-next"}, responder=respond) as server:
+        outcome = run(config(server.base_url + "/v1", tmp_path, scenarios=[scenarios[0].id]))
+    assert failures == [1]
+    assert outcome.rows[0]["status"] == "complete" and outcome.rows[0]["passed"] is True
+
+
+def test_a_sample_that_keeps_failing_is_incomplete_and_the_rest_complete(tmp_path: Path) -> None:
+    scenarios = _scenarios()
+    broken = scenarios[0]
+    respond, _ = _failing([good_agent(s) for s in scenarios], broken.messages[0]["content"], times=None)
+    with OpenAIStub(["qwen3-coder-next"], {"madcat": "qwen3-coder-next"}, responder=respond) as server:
+        outcome = run(config(server.base_url + "/v1", tmp_path, max_retries=0))
+    rows = {r["scenario"]: r for r in outcome.rows}
+    assert rows[broken.id]["status"] == "incomplete" and rows[broken.id]["passed"] is None
+    assert rows[broken.id]["reason"].startswith("error: ") and "illegal memory access" in rows[broken.id]["reason"]
+    assert all(r["status"] == "complete" and r["passed"] for sid, r in rows.items() if sid != broken.id)
+    load_run(outcome.results_path)
