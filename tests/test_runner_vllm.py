@@ -3,6 +3,7 @@ tool calls go over HTTP and come back answered by the simulator."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,8 +15,10 @@ from evals.runner import RunConfig, UsageError, run
 from evals.scenarios import load_scenarios
 from evals.scripted import good_agent
 from evals.scripted_model import DIVERGED, stub_responder
+from reports.hashing import adapter_sha256
 from reports.results import load_run
 from serving.openai_stub import OpenAIStub
+from training.manifest import manifest_path
 
 REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = ["tts-settings-nova-good-morning", "mesh-alias-bt-vllm-status", "err-retry-nova-docs-lora"]
@@ -72,9 +75,16 @@ def test_adapter_files_at_hand_are_hashed_into_the_results(stub: OpenAIStub, tmp
     adapter = tmp_path / "adapter"
     adapter.mkdir()
     (adapter / "adapter_config.json").write_text('{"r": 8, "peft_type": "LORA"}')
+    manifest = {"adapter_sha256": adapter_sha256(adapter), "dataset_sha256": "d" * 64}
+    manifest_path(adapter).write_text(json.dumps(manifest))  # written by training beside the adapter
     outcome = run(config(stub.base_url + "/v1", tmp_path / "runs", adapter_dir=str(adapter), scenarios=SCENARIOS[:1]))
-    sha = outcome.document["run"]["adapter_sha256"]
-    assert sha and len(sha) == 64
+    meta = outcome.document["run"]
+    assert meta["adapter_sha256"] == adapter_sha256(adapter)
+    assert meta["dataset_sha256"] == "d" * 64 and "adapter_manifest_mismatch" not in meta
+    (adapter / "adapter_config.json").write_text('{"r": 16, "peft_type": "LORA"}')  # changed after training
+    meta = run(config(stub.base_url + "/v1", tmp_path / "runs", adapter_dir=str(adapter),
+                      scenarios=SCENARIOS[:1])).document["run"]
+    assert meta["adapter_manifest_mismatch"] is True
 
 
 @pytest.mark.parametrize(

@@ -53,6 +53,24 @@ def adapter_sha256(adapter_dir: str | Path) -> str:
         raise BackendError(str(exc).removeprefix("reports: ")) from None
 
 
+def adapter_files_info(adapter_dir: str | Path) -> dict[str, Any]:
+    """What results.json records about adapter files at hand: their sha256, and from the training manifest
+    beside them (`<dir>.manifest.json`, training/manifest.py) the dataset's sha256."""
+    path = Path(adapter_dir).expanduser()
+    info: dict[str, Any] = {"adapter_dir": str(path.resolve()), "adapter_sha256": adapter_sha256(path)}
+    try:
+        from training.manifest import manifest_path, read_manifest
+    except ImportError:  # pragma: no cover - training/ ships with the repo
+        return info
+    manifest = read_manifest(path)
+    if manifest:
+        info["dataset_sha256"] = manifest.get("dataset_sha256")
+        info["adapter_manifest"] = str(manifest_path(path))
+        if manifest.get("adapter_sha256") not in (None, info["adapter_sha256"]):
+            info["adapter_manifest_mismatch"] = True  # the files changed since training wrote the manifest
+    return info
+
+
 def plan_local(adapter: str | None, model: str | None) -> ModelPlan:
     """The in-process `madcat-local` provider: the model dir (default: the tiny twin) and a peft dir."""
     from inspect_ai.model import get_model
@@ -86,8 +104,7 @@ def plan_local(adapter: str | None, model: str | None) -> ModelPlan:
         "model": str(model_dir),
         "base_model": model_dir.name,
         "adapter": str(adapter_dir) if adapter_dir else None,
-        "adapter_dir": str(adapter_dir.resolve()) if adapter_dir else None,
-        "adapter_sha256": adapter_sha256(adapter_dir) if adapter_dir else None,
         "server_version": f"transformers {importlib.metadata.version('transformers')}",
+        **(adapter_files_info(adapter_dir) if adapter_dir else {}),
     }
     return ModelPlan(model=built, max_connections=api.max_connections(), info=info)

@@ -15,7 +15,7 @@ from typing import Any
 
 from inspect_ai.model import get_model
 
-from evals.backends import BackendError, ModelPlan, adapter_sha256, is_baseline
+from evals.backends import BackendError, ModelPlan, adapter_files_info, is_baseline
 from serving.server_api import ServerClient, ServerError
 
 DEFAULT_BASE_URL = "http://sin:8000/v1"
@@ -93,8 +93,7 @@ def plan_vllm(base_url: str | None, adapter: str | None, base_model: str | None,
         model = get_model(f"vllm/{base}:{lora}" if lora else f"vllm/{base}", base_url=url, api_key=api_key,
                           memoize=False)
     info = {"backend": "vllm", "model": lora or base, "adapter": lora, "base_model": base, "base_url": url,
-            "server_version": version, "adapter_dir": adapter_dir,
-            "adapter_sha256": adapter_sha256(adapter_dir) if adapter_dir and lora else None}
+            "server_version": version, **(adapter_files_info(adapter_dir) if adapter_dir and lora else {})}
     return ModelPlan(model=model, info=info)
 
 
@@ -113,7 +112,7 @@ def plan_openai(base_url: str | None, adapter: str | None, base_model: str | Non
     if ids and name not in ids:
         raise BackendError(f"model {name!r} is not served by {url} (it serves {_names(cards)})")
     info = {"backend": "openai", "model": name, "adapter": None if is_baseline(adapter) else adapter,
-            "base_model": base_model, "base_url": url, "server_version": version, "adapter_dir": adapter_dir,
-            "adapter_sha256": adapter_sha256(adapter_dir) if adapter_dir and not is_baseline(adapter) else None}
+            "base_model": base_model, "base_url": url, "server_version": version,
+            **(adapter_files_info(adapter_dir) if adapter_dir and not is_baseline(adapter) else {})}
     return ModelPlan(model=get_model(f"openai-api/madcat/{name}", base_url=url, api_key=api_key, memoize=False),
                      info=info)
