@@ -289,6 +289,9 @@ def _cli(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("evals: interrupted\n")
         return 130
+    except Exception as exc:  # noqa: BLE001 - one line, not a traceback; results.json keeps what finished
+        sys.stderr.write(f"evals: the run failed: {exc.__class__.__name__}: {exc}\n")
+        return 2
     failures = failed_evals(outcome)
     for text in failures:
         print(text)
