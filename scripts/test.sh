@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The test command: set-up, lint, then the whole test suite (tiny-twin training proof included).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+.venv/bin/ruff check .
+.venv/bin/python -m pytest -q -n 2 "$@"
