@@ -76,6 +76,10 @@ class TrainConfig:
     per_device_train_batch_size: int = 1
     gradient_accumulation_steps: int = 8
     max_length: int = 4096
+    # trl adds the MoE load-balancing loss (Qwen3-Next's coefficient 0.001) by default. The router is frozen,
+    # so that loss could only bend the LoRA towards re-balancing the routing; the adapter trains on the
+    # language-model loss alone.
+    router_aux_loss_coef: float = 0.0
     gradient_checkpointing: bool = True
     seed: int = 42
     logging_steps: int = 1

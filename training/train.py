@@ -59,6 +59,7 @@ def sft_config(cfg: TrainConfig, output_dir: str, use_cpu: bool) -> Any:
         # The dataset arrives tokenized with assistant masks (training/data.py); trl turns the masks into
         # labels and truncates to max_length. No packing: linear-attention state would leak across examples.
         max_length=cfg.max_length,
+        router_aux_loss_coef=cfg.router_aux_loss_coef,
         packing=False,
         padding_free=False,
         assistant_only_loss=False,
