@@ -62,6 +62,17 @@ def _first_line(text: str, width: int = 300) -> str:
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
+def _error_text(error: Any) -> str:
+    """The line that says what went wrong: for a request retried to exhaustion (tenacity's RetryError
+    hides the cause), the server's own answer from the traceback, e.g. `Error code: 500 - {...}`."""
+    message = _first_line(getattr(error, "message", "") or str(error))
+    if message.startswith("RetryError"):
+        causes = [ln.strip() for ln in (getattr(error, "traceback", "") or "").splitlines() if "Error code:" in ln]
+        if causes:
+            return _first_line(causes[-1])
+    return message
+
+
 def row_from_sample(sample: Any, log: str | None = None) -> dict[str, Any]:
     """One results row from an inspect EvalSample (errored samples are `incomplete`)."""
     meta = sample.metadata or {}
@@ -76,7 +87,7 @@ def row_from_sample(sample: Any, log: str | None = None) -> dict[str, Any]:
                seconds=round(float(sample.total_time), 3) if sample.total_time is not None else None, log=log)
     score = (sample.scores or {}).get(SCORER_NAME)
     if sample.error is not None or score is None:
-        why = _first_line(sample.error.message) if sample.error is not None else "no score"
+        why = _error_text(sample.error) if sample.error is not None else "no score"
         # a sample in flight when the run was cancelled (Ctrl-C) ends with a CancelledError
         reason = NOT_FINISHED if why.startswith("CancelledError") else f"error: {why}"
         row.update(status="incomplete", passed=None, reason=reason)

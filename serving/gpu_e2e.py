@@ -46,8 +46,17 @@ class Step:
             timeout: float = 1800) -> subprocess.CompletedProcess[str]:
         print(f"[e2e] {name}: {shlex.join(argv)}", flush=True)
         started = time.monotonic()
-        proc = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=timeout,
-                              env={**os.environ, **(env or {})})
+        try:
+            proc = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=timeout,
+                                  env={**os.environ, **(env or {})})
+        except subprocess.TimeoutExpired as exc:  # keep what it printed before the limit
+            (self.out / "logs").mkdir(parents=True, exist_ok=True)
+            out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+            err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
+            (self.out / "logs" / f"{name}.log").write_text(f"$ {shlex.join(argv)}\n# timed out after {timeout}s\n{out}\n--- stderr ---\n{err}")
+            self.summary["steps"].append({"name": name, "command": shlex.join(argv), "exit": "timeout",
+                                          "seconds": timeout, "expected_exit": list(ok_codes)})
+            raise
         seconds = round(time.monotonic() - started, 2)
         (self.out / "logs").mkdir(parents=True, exist_ok=True)
         (self.out / "logs" / f"{name}.log").write_text(
@@ -158,6 +167,7 @@ def eval_arm(step: Step, name: str, runs: Path, base_url: str, args: argparse.Na
     argv = [sys.executable, "-m", "pytest", "evals/", "-q", "-p", "no:cacheprovider", "--backend", "vllm",
             "--base-url", f"{base_url}/v1", "--adapter", adapter, "--base-model", "tiny-base",
             "--epochs", str(args.epochs), "--temperature", "0.7", "--seed", "7", "--max-tokens", str(args.max_tokens),
+            "--max-turns", str(args.max_turns), "--max-retries", "1",
             "--max-connections", "32", "--report-dir", str(runs), "--prompt", prompt]
     if adapter_dir:
         argv += ["--adapter-dir", str(adapter_dir)]
@@ -170,17 +180,27 @@ def eval_arm(step: Step, name: str, runs: Path, base_url: str, args: argparse.Na
     return new[-1]
 
 
+def _terminated(signum: int, frame: Any) -> None:
+    raise StepFailed(f"terminated by signal {signum} (the command's time limit?)")
+
+
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _terminated)  # `timeout` ends the run: still write the summary
     parser = argparse.ArgumentParser(prog="python -m serving.gpu_e2e", description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="where the record goes (e.g. reports/gpu-e2e)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/madcat-e2e"), help="scratch dir")
     parser.add_argument("--dataset", default="dataset/madcat-system.jsonl")
-    parser.add_argument("--train-steps", type=int, default=60)
+    parser.add_argument("--train-steps", type=int, default=200)
     parser.add_argument("--epochs", type=int, default=2, help="eval tries per scenario")
     parser.add_argument("--max-tokens", type=int, default=384)
+    parser.add_argument("--max-turns", type=int, default=8, help="generations per scenario")
+    parser.add_argument("--reuse", action="store_true", help="keep a twin/adapters already in --work")
     parser.add_argument("--port", type=int, default=8011)
     parser.add_argument("--max-model-len", type=int, default=4096)
     parser.add_argument("--eval-timeout", type=float, default=900)
+    parser.add_argument("--stop-after-training", action="store_true",
+                        help="make the twin and the adapters only (a first call on a GPU with a short time limit)")
+    parser.add_argument("--device", default="cuda", help="where training runs (cpu only to rehearse the script)")
     args = parser.parse_args(argv)
 
     out: Path = args.out.resolve()
@@ -189,20 +209,32 @@ def main(argv: list[str] | None = None) -> int:
         path.mkdir(parents=True, exist_ok=True)
     (out / "logs").mkdir(exist_ok=True)
     summary: dict[str, Any] = {"versions": versions(), "steps": [], "measured": {}, "outcome": "running"}
+    earlier = out / "summary.json"
+    if args.reuse and earlier.exists():  # a second call on the same machine continues the first one's record
+        before = json.loads(earlier.read_text())
+        summary["steps"], summary["measured"] = before.get("steps", []), before.get("measured", {})
     step = Step(out, summary)
     twin, adapter, adapter2, bad = work / "twin", work / "adapter", work / "adapter2", work / "rewritten"
     runs = work / "runs"
     base_url = f"http://127.0.0.1:{args.port}"
     server = None
     try:
-        step.run("twin", [sys.executable, "-m", "serving.tiny_twin", str(twin)])
+        if not (args.reuse and (twin / "config.json").exists()):
+            step.run("twin", [sys.executable, "-m", "serving.tiny_twin", str(twin)])
         train = [sys.executable, "-m", "training.train", "--config", "training/configs/tiny.yaml", "--model", str(twin),
-                 "--dataset", args.dataset, "--device", "cuda", "--dtype", "bfloat16", "--experts", "nf4-grouped"]
-        step.run("train", [*train, "--output", str(adapter), "--max-steps", str(args.train_steps)])
-        step.run("train-second", [*train, "--output", str(adapter2), "--max-steps", "10", "--seed", "1"])
+                 "--dataset", args.dataset, "--device", args.device, "--dtype",
+                 "bfloat16" if args.device == "cuda" else "float32", "--experts", "nf4-grouped",
+                 "--set", f"gradient_checkpointing={'true' if args.device == 'cuda' else 'false'}"]
+        if not (args.reuse and (adapter / "adapter_config.json").exists()):
+            step.run("train", [*train, "--output", str(adapter), "--max-steps", str(args.train_steps)])
+        if not (args.reuse and (adapter2 / "adapter_config.json").exists()):
+            step.run("train-second", [*train, "--output", str(adapter2), "--max-steps", "10", "--seed", "1"])
         step.run("lint", [sys.executable, "-m", "serving", "lint", str(adapter)])
         summary["measured"]["rewritten_adapter"] = make_rewritten_adapter(twin, bad)
         step.run("lint-rewritten", [sys.executable, "-m", "serving", "lint", str(bad)], ok_codes=(1,))
+        if args.stop_after_training:
+            summary["outcome"] = "complete (stopped after training, as asked)"
+            return 0
 
         server, started, serve_argv = start_vllm(work, out, twin, adapter, args.port, args.max_model_len)
         summary["serve_command"] = shlex.join(serve_argv)
@@ -258,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
             (out / "logs" / "vllm-serve.relevant.log").write_text("\n".join(kept[-400:]) + "\n")
         (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         (out / "summary.md").write_text(render_summary(summary))
-    return 0 if summary["outcome"] == "complete" else 1
+    return 0 if summary["outcome"].startswith("complete") else 1
 
 
 def render_summary(summary: dict[str, Any]) -> str:
