@@ -137,6 +137,26 @@ def make_rewritten_adapter(twin: Path, out_dir: Path) -> dict[str, Any]:
     return {"target_modules": saved.get("target_modules"), "target_parameters": saved.get("target_parameters")}
 
 
+def strict_tools_probe(base_url: str, model: str) -> dict[str, Any]:
+    """One scenario's first request, with the tools as inspect sends them by default (`strict: true`)
+    and as an agent client sends them: the status vLLM answers each with."""
+    import httpx
+
+    from evals.scenarios import load_scenarios
+    from evals.world import load_tool_specs
+
+    scenario = load_scenarios()[0]
+    out: dict[str, Any] = {}
+    for strict in (True, False):
+        tools = load_tool_specs()
+        for tool in tools:
+            tool["function"]["strict"] = strict
+        body = {"model": model, "messages": scenario.initial_messages(), "tools": tools, "max_tokens": 32}
+        reply = httpx.post(f"{base_url}/v1/chat/completions", json=body, timeout=120)
+        out[f"strict_{str(strict).lower()}"] = {"status": reply.status_code, "body": reply.text[:300]}
+    return out
+
+
 def results_stats(run_dir: Path) -> dict[str, Any]:
     data = json.loads((run_dir / "results.json").read_text())
     rows = data["results"]
@@ -244,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
 
         step.run("check", [sys.executable, "-m", "serving", "check", "--base-url", base_url, "--adapter", "madcat",
                            "--base-model", "tiny-base", "--json"])
+        summary["measured"]["strict_tools_probe"] = strict_tools_probe(base_url, "madcat")
         arms = {
             "madcat": eval_arm(step, "madcat", runs, base_url, args, "madcat", adapter_dir=adapter),
             "base": eval_arm(step, "base", runs, base_url, args, "none"),

@@ -81,17 +81,22 @@ def _forget_stale_server(base: str, url: str) -> None:
         del _vllm_servers[base]
 
 
+# Tools go out as an agent client sends them, without `strict: true`. inspect's OpenAI-compatible
+# providers mark every tool strict by default; vLLM then compiles a grammar for the tool arguments,
+# which opencode never asks for and which failed every request with HTTP 500 on the tiny twin in the
+# GPU end-to-end run. The model must see what it sees in production.
+_PLAIN_TOOLS: dict[str, Any] = {"strict_tools": False}
+
+
 def plan_vllm(base_url: str | None, adapter: str | None, base_model: str | None, adapter_dir: str | None = None,
               api_key: str | None = None) -> ModelPlan:
     url = base_url_or_default(base_url)
     api_key = api_key or os.environ.get("VLLM_API_KEY")
     base, lora, version = check_vllm(url, adapter, base_model, api_key)
-    if ":" in base:  # the vllm provider splits `base:adapter` at the first colon: go through openai-api
-        model = get_model(f"openai-api/vllm/{lora or base}", base_url=url, api_key=api_key or "EMPTY")
-    else:
-        _forget_stale_server(base, url)
-        model = get_model(f"vllm/{base}:{lora}" if lora else f"vllm/{base}", base_url=url, api_key=api_key,
-                          memoize=False)
+    # inspect's OpenAI-compatible provider against the running server; not its `vllm` provider, which
+    # (re)initialises lazily and would put `strict: true` back on every tool (see _PLAIN_TOOLS)
+    model = get_model(f"openai-api/vllm/{lora or base}", base_url=url, api_key=api_key or "EMPTY", memoize=False,
+                      **_PLAIN_TOOLS)
     info = {"backend": "vllm", "model": lora or base, "adapter": lora, "base_model": base, "base_url": url,
             "server_version": version, **(adapter_files_info(adapter_dir) if adapter_dir and lora else {})}
     return ModelPlan(model=model, info=info)
@@ -114,5 +119,5 @@ def plan_openai(base_url: str | None, adapter: str | None, base_model: str | Non
     info = {"backend": "openai", "model": name, "adapter": None if is_baseline(adapter) else adapter,
             "base_model": base_model, "base_url": url, "server_version": version,
             **(adapter_files_info(adapter_dir) if adapter_dir and not is_baseline(adapter) else {})}
-    return ModelPlan(model=get_model(f"openai-api/madcat/{name}", base_url=url, api_key=api_key, memoize=False),
-                     info=info)
+    model = get_model(f"openai-api/madcat/{name}", base_url=url, api_key=api_key, memoize=False, **_PLAIN_TOOLS)
+    return ModelPlan(model=model, info=info)
