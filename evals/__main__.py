@@ -1,4 +1,5 @@
-"""`python -m evals list` and `python -m evals score --eval ID FILE` (world sheet: exit 0 pass, 1 fail, 2 bad input)."""
+"""`python -m evals list`, `python -m evals score --eval ID FILE` (world sheet: exit 0 pass, 1 fail, 2 bad
+input) and `python -m evals run ...` (the suite against a model; the same options as `pytest evals/`)."""
 
 from __future__ import annotations
 
@@ -79,11 +80,14 @@ def main(argv: list[str] | None = None) -> int:
     p_score.add_argument("--eval", required=True, help="the eval ID (see `list`)")
     p_score.add_argument("file", help="a transcript JSON file, or - for stdin")
     p_score.set_defaults(func=_score)
+    from evals.runner import add_run_parser  # inspect-ai is imported only when a run starts
+
+    add_run_parser(sub)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
     except Exception as exc:  # noqa: BLE001 - a grader bug must still not print a traceback at the user
-        sys.stderr.write(f"evals: internal error while grading: {exc.__class__.__name__}: {exc}\n")
+        sys.stderr.write(f"evals: internal error: {exc.__class__.__name__}: {exc}\n")
         return 2
 
 

@@ -45,7 +45,7 @@ class Scenario:
     world: dict[str, Any] = field(default_factory=dict)
     faults: dict[str, Any] = field(default_factory=dict)
     expect: dict[str, Any] = field(default_factory=dict)
-    max_turns: int = 10
+    max_turns: int = 24  # generations; a careful agent needs up to ~21 on the longest scenarios
     replies: list[str] = field(default_factory=list)  # what the user says each time the agent stops
     notes: str = ""
 
@@ -91,7 +91,7 @@ def _parse(entry: dict[str, Any], source: str) -> Scenario:
     return Scenario(id=str(entry["id"]), eval=str(entry["eval"]), messages=messages,
                     system=str(entry.get("system", "cart")), world=entry.get("world") or {},
                     faults=entry.get("faults") or {}, expect=entry.get("expect") or {},
-                    max_turns=int(entry.get("max_turns", 10)), replies=[str(r) for r in entry.get("replies") or []],
+                    max_turns=int(entry.get("max_turns", Scenario.max_turns)), replies=[str(r) for r in entry.get("replies") or []],
                     notes=str(entry.get("notes", "")))
 
 

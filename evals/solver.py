@@ -34,7 +34,7 @@ def scenario_from_metadata(meta: dict[str, Any]) -> Scenario:
     return Scenario(id=str(meta["scenario"]), eval=str(meta["eval"]), messages=[],
                     system=str(meta.get("system", "cart")), world=meta.get("world") or {},
                     faults=meta.get("faults") or {}, expect=meta.get("expect") or {},
-                    max_turns=int(meta.get("max_turns") or 10), replies=list(meta.get("replies") or []))
+                    max_turns=int(meta.get("max_turns") or Scenario.max_turns), replies=list(meta.get("replies") or []))
 
 
 def _answer(episode: Episode, call: ToolCall) -> ChatMessageTool:

@@ -207,10 +207,12 @@ def load_model(
         if not getattr(tokenizer, "chat_template", None):
             raise LocalModelError(f"model {model_dir} has no chat template in its tokenizer")
         if adapter is not None:
-            from peft import PeftModel
+            # not plain PeftModel.from_pretrained: on transformers 5.x peft 0.21 would move the saved
+            # shared_expert targets onto the routed experts while loading (see training/targets.py)
+            from training.targets import load_adapter
 
             try:
-                model = PeftModel.from_pretrained(model, adapter)
+                model = load_adapter(model, adapter)
             except Exception as exc:
                 raise LocalModelError(
                     f"cannot load adapter {adapter} on {model_dir}: {_one_line(exc)}"
