@@ -79,6 +79,15 @@ def build_parser() -> argparse.ArgumentParser:
     _lint_args(lint)
     lint.add_argument("--json", action="store_true", help="print the report as JSON")
 
+    logprobs = sub.add_parser("logprobs", help="teacher-forced prompt logprobs of reference transcripts (for "
+                              "`python -m reports divergence`)")
+    _server_args(logprobs)
+    logprobs.add_argument("--model", required=True, help="the served name (the LoRA, e.g. madcat)")
+    logprobs.add_argument("--tokenizer", required=True, help="the base model's dir (its tokenizer and chat template)")
+    logprobs.add_argument("--transcripts", required=True, help="JSONL of reference transcripts (e.g. the dataset)")
+    logprobs.add_argument("--limit", type=_positive_int, default=None, help="only the first N transcripts")
+    logprobs.add_argument("--out", required=True, help="where the JSON goes")
+
     command = sub.add_parser("command", help="print the `vllm serve` command of a config in serving/configs/")
     command.add_argument("config", help="sin-awq-lora, bf16-lora, tiny-twin, or a YAML path")
     command.add_argument("--model", default=None, help="override the model (path or repo id)")
@@ -174,7 +183,10 @@ def _command(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"check": _check, "load": _load, "unload": _unload, "lint": _lint, "command": _command}
+    from serving.logprobs import run as _logprobs
+
+    handlers = {"check": _check, "load": _load, "unload": _unload, "lint": _lint, "command": _command,
+                "logprobs": _logprobs}
     try:
         return handlers[args.verb](args)
     except KeyboardInterrupt:
