@@ -16,20 +16,11 @@ from typing import Any
 
 import yaml
 
+from serving.lint import SUPPORTED_TARGETS
+
 # What vLLM can serve as LoRA on Qwen3-Next (serving/lint.py SUPPORTED_TARGETS), written the way peft
 # matches list entries: a module whose name equals the entry or ends with "." + entry.
-DEFAULT_TARGETS: tuple[str, ...] = (
-    "q_proj",
-    "k_proj",
-    "v_proj",
-    "o_proj",
-    "in_proj_qkvz",
-    "in_proj_ba",
-    "out_proj",
-    "shared_expert.gate_proj",
-    "shared_expert.up_proj",
-    "shared_expert.down_proj",
-)
+DEFAULT_TARGETS: tuple[str, ...] = tuple(t for t in SUPPORTED_TARGETS if t != "shared_expert_gate")
 
 # How the routed experts are held:
 #   nf4-grouped     experts stored nf4 (bitsandbytes), dequantised one layer at a time for transformers 5.x's
