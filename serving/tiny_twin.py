@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from serving.chat_format import ADDED_TOKENS, END_OF_TEXT, IM_END, SPECIAL_TOKENS, normalise_messages
+from serving.publish import publish_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_PATH = Path(__file__).with_name("chat_template.jinja")
@@ -418,15 +419,9 @@ def make_tiny_twin(
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         _write_twin(tmp, seed, twin_sizes, dtype)
-        # mkdtemp makes private files; the twin is meant to be read by other users (a vLLM server).
-        tmp.chmod(0o755)
-        for file in tmp.iterdir():
+        for file in tmp.iterdir():  # the twin is meant to be read by other users (a vLLM server)
             file.chmod(0o644)
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-            out.rename(old / "twin")
-            shutil.rmtree(old, ignore_errors=True)
-        tmp.rename(out)
+        publish_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from serving.chat_format import (
     ParsedCall,
+    _json_type,
     coerce_arguments,
     decode_value,
     normalise_messages,
@@ -237,20 +238,6 @@ values = texts | json_values
 calls = st.lists(st.tuples(names, st.dictionaries(names, values, max_size=4)), min_size=1, max_size=3)
 
 
-def _schema_type(value: object) -> str:
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if value is None:
-        return "null"
-    return "array" if isinstance(value, list) else "object"
-
-
 @settings(max_examples=200, deadline=None)
 @example(calls=[("A", {"A": "Infinity"}), ("A", {})], content="")
 @example(
@@ -266,8 +253,8 @@ def test_round_trip_with_schema(calls: list[tuple[str, dict]], content: str) -> 
     # and values are compared only when those types agree.
     by_name: dict[str, dict] = {}
     for name, args in calls:
-        by_name.setdefault(name, {}).update({k: _schema_type(v) for k, v in args.items()})
-    consistent = all(_schema_type(v) == by_name[name][k] for name, args in calls for k, v in args.items())
+        by_name.setdefault(name, {}).update({k: _json_type(v) for k, v in args.items()})
+    consistent = all(_json_type(v) == by_name[name][k] for name, args in calls for k, v in args.items())
     tools = [
         {
             "type": "function",

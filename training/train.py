@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from serving.publish import publish_dir
 from training.config import ConfigError, TrainConfig, add_config_arguments, config_from_args
 from training.data import DataError, Example, encode_dataset, length_stats, to_hf_dataset
 from training.manifest import manifest_path, now, write_manifest
@@ -84,12 +85,7 @@ def _save_adapter(peft_model: Any, output: Path) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
     try:
         peft_model.save_pretrained(str(tmp))
-        tmp.chmod(0o755)
-        if output.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{output.name}.old.", dir=output.parent))
-            output.rename(old / "adapter")
-            shutil.rmtree(old, ignore_errors=True)
-        tmp.rename(output)
+        publish_dir(tmp, output)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
