@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
           [py, "-m", "dataset", "build", "--out", str(dataset), "--count", str(args.count)])
     _step(2, total, "validate it against the spec (graders, hard invariants, schemas, length, decontamination)",
           [py, "-m", "dataset", "validate", str(dataset)])
-    _step(3, total, "make the tiny twin (random-init Qwen3-Next, our tokenizer and chat template)",
+    _step(3, total, "make the tiny twin (random-init Qwen3-Next, Qwen3's tokenizer, our chat template)",
           [py, "-m", "serving.tiny_twin", str(twin)])
     _step(4, total, "train its adapter (QLoRA path: nf4 experts, LoRA on vLLM-servable modules)",
           [py, "-m", "training.train", "--config", "training/configs/tiny.yaml", "--model", str(twin),
