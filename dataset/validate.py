@@ -31,6 +31,7 @@ import jsonschema
 from dataset import decontam
 from dataset.tokens import MAX_TOKENS, TokenCounter
 from evals.catalog import EVALS, HARD_INVARIANTS, Verdict
+from evals.safe_io import JSON_ERRORS, json_reason
 from evals.transcript import BadTranscript, Transcript, load_transcript
 from evals.world import load_tool_specs
 
@@ -273,6 +274,8 @@ def parse_line(raw: str | dict[str, Any]) -> tuple[dict[str, Any] | None, str | 
         value = json.loads(raw)
     except json.JSONDecodeError as exc:
         return None, f"not valid JSON ({exc.msg} at column {exc.colno})"
+    except JSON_ERRORS as exc:  # nested too deeply, an integer of thousands of digits
+        return None, json_reason(exc)
     if not isinstance(value, dict):
         return None, f"a line is a JSON object, got {type(value).__name__}"
     return value, None

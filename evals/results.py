@@ -8,9 +8,6 @@ count as passed. Thresholds (evals/thresholds.yaml) decide whether a behaviour m
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Iterable
@@ -22,6 +19,7 @@ from typing import Any
 import yaml
 
 from evals.catalog import EVALS, HARD_INVARIANTS
+from evals.safe_io import write_json_atomic  # the project's one atomic writer (evals/safe_io.py)
 from evals.solver import STORE_COMPLETION_TOKENS, STORE_PROMPT_TOKENS, STORE_REQUESTS, STORE_STOPPED
 
 THRESHOLDS_FILE = Path(__file__).with_name("thresholds.yaml")
@@ -32,20 +30,6 @@ SampleKey = tuple[str, str, int]  # (eval id, scenario id, epoch)
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write to a temp file beside `path`, then rename over it: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # ---- rows --------------------------------------------------------------------------------------
