@@ -6,8 +6,9 @@ importing upward (evals/results.py re-exports `write_json_atomic` for the runner
 
 - `write_text_atomic`, `write_bytes_atomic`, `write_json_atomic`: a temp file beside the target, then one
   rename over it; a reader (or a run killed half way) sees the old file or the new one, never half of one.
-- `loads`, `read_text`, `read_json`: bad input (not UTF-8, not JSON, nested deeper than Python can parse,
-  an integer of thousands of digits) becomes `InputError`, whose text is the one line for the user.
+- `loads`, `loads_yaml`, `read_text`, `read_json`: bad input (not UTF-8, not JSON/YAML, nested deeper than
+  Python can parse, an integer of thousands of digits) becomes `InputError`, whose text is the one line
+  for the user.
 - `check_output_file`, `check_output_dir`: refuse an `--out` that cannot be written (a directory where a
   file goes, a file where a directory goes, a parent that is a file, a read-only place) before any work.
 """
@@ -89,6 +90,8 @@ def json_reason(exc: BaseException) -> str:
         return "not readable JSON: arrays/objects nested too deeply (thousands of levels)"
     if isinstance(exc, UnicodeDecodeError):
         return "not UTF-8 text (a binary file?)"
+    if "integer string conversion" in str(exc):
+        return "not readable JSON: a number of more than 4300 digits"
     return f"not readable JSON: {_first_line(str(exc))}"
 
 
@@ -98,6 +101,22 @@ def loads(text: str | bytes, source: str) -> Any:
         return json.loads(text)
     except JSON_ERRORS as exc:
         raise InputError(f"{source} is {json_reason(exc)}") from None
+
+
+def loads_yaml(text: str, source: str) -> Any:
+    """yaml.safe_load whose every failure (bad YAML, nesting Python cannot follow, an integer of thousands
+    of digits) is an InputError naming `source`."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InputError(f"{source} is not valid YAML: {_first_line(str(exc))}") from None
+    except RecursionError:
+        raise InputError(f"{source} is not readable YAML: lists/mappings nested too deeply") from None
+    except ValueError as exc:
+        why = "a number of more than 4300 digits" if "integer string conversion" in str(exc) else str(exc)
+        raise InputError(f"{source} is not readable YAML: {_first_line(why)}") from None
 
 
 def read_text(path: str | Path, what: str = "file") -> str:

@@ -63,7 +63,7 @@ class Arm:
         path = self.run.dir / "gate.json"
         try:
             return str(json.loads(path.read_text())["verdict"])
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
             return None
 
 

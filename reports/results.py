@@ -18,6 +18,7 @@ from typing import Any
 
 import jsonschema
 
+from evals.safe_io import JSON_ERRORS, json_reason
 from reports.errors import BadInput
 
 SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
@@ -221,6 +222,8 @@ def load_run(run: str | Path) -> Run:
         raise BadInput(
             f"reports: {path} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}) — {RUN_HINT}"
         ) from None
+    except JSON_ERRORS as e:  # nested too deeply to parse, an integer of thousands of digits
+        raise BadInput(f"reports: {path} is {json_reason(e)} — {RUN_HINT}") from None
     return parse_results(doc, path)
 
 

@@ -54,7 +54,7 @@ def _gate_section(run: Run) -> list:
             for r in g.get("rules", [])
             for f in r.get("failures", [])
         ]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return [Para.of(f"{path.name} is unreadable; run the gate again.", style="warning")]
     against = f" against {g['against_run_id']}" if g.get("against_run_id") else ""
     baseline = f", baseline {g['baseline_run_id']}" if g.get("baseline_run_id") else ""
@@ -103,7 +103,7 @@ def _rules_of_last_gate(run: Run) -> Path | None:
     """The rules file the last gate of this run used, so the report's thresholds agree with its verdict."""
     try:
         recorded = json.loads((run.dir / "gate.json").read_text(encoding="utf-8")).get("rules_file")
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, RecursionError):
         return None
     return Path(recorded) if recorded and Path(recorded).is_file() else None
 
