@@ -221,6 +221,9 @@ class _LineChecker:
         except json.JSONDecodeError as exc:
             self.add("arguments", f"tool call {label} ({name}): arguments are not valid JSON ({exc.msg})")
             return False
+        except JSON_ERRORS as exc:  # nested too deeply, a number of thousands of digits
+            self.add("arguments", f"tool call {label} ({name}): arguments are {json_reason(exc)}")
+            return False
         if not isinstance(args, dict):
             self.add("arguments", f"tool call {label} ({name}): arguments are not a JSON object")
             return False

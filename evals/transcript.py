@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from evals.safe_io import JSON_ERRORS, json_reason
 from evals.world import World
 
 ROLES = {"system", "user", "assistant", "tool", "developer"}
@@ -108,6 +109,8 @@ def _parse_arguments(raw: Any) -> tuple[dict | None, str | None]:
             value = json.loads(raw)
         except json.JSONDecodeError as exc:
             return None, f"arguments are not valid JSON ({exc.msg})"
+        except JSON_ERRORS as exc:  # nested too deeply, a number of thousands of digits
+            return None, f"arguments are {json_reason(exc)}"
         if not isinstance(value, dict):
             return None, "arguments are not a JSON object"
         return value, None

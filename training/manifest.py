@@ -60,7 +60,7 @@ def read_manifest(adapter_dir: str | Path) -> dict[str, Any] | None:
     """The manifest of an adapter directory, or None when there is none (or it is unreadable)."""
     try:
         return json.loads(manifest_path(adapter_dir).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+    except (OSError, ValueError, RecursionError):  # missing, not UTF-8, not JSON, nested too deeply
         return None
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import jsonschema
 
+from evals.safe_io import JSON_ERRORS, json_reason
 from evals.world import shell
 from evals.world.state import World
 from evals.world.tools import load_tool_specs
@@ -71,6 +72,8 @@ class Simulator:
                 arguments = json.loads(arguments) if arguments.strip() else {}
             except json.JSONDecodeError as exc:
                 return ToolResult(f"Error: arguments for {name} are not valid JSON ({exc.msg})", True)
+            except JSON_ERRORS as exc:  # nested too deeply, a number of thousands of digits
+                return ToolResult(f"Error: arguments for {name} are {json_reason(exc)}", True)
         arguments = arguments or {}
         if not isinstance(arguments, dict):
             return ToolResult(f"Error: arguments for {name} must be an object", True)
