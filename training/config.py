@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from evals.cli_args import float_in
 from serving.lint import SUPPORTED_TARGETS
 
 # What vLLM can serve as LoRA on Qwen3-Next (serving/lint.py SUPPORTED_TARGETS), written the way peft
@@ -81,6 +83,13 @@ class TrainConfig:
     preflight: bool = True
 
     def validate(self) -> None:
+        for name, value in self.to_dict().items():  # YAML's .nan/.inf and `--lr nan` parse as floats
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{name} must be a finite number, got {value}")
+            if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**31 - 1:
+                raise ConfigError(f"{name} is out of range ({str(value)[:20]}…)")
+        if self.epochs < 0 or self.epochs > 10_000 or self.learning_rate > 1:
+            raise ConfigError("epochs must be between 0 and 10000 and learning_rate at most 1")
         if self.experts not in EXPERT_MODES:
             raise ConfigError(f"experts must be one of {', '.join(EXPERT_MODES)}, got {self.experts!r}")
         if self.dtype not in DTYPES:
@@ -161,10 +170,14 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
         p = Path(path)
         try:
             data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            raise ConfigError(f"config {p} is not UTF-8 text (a binary file?); give a YAML config") from None
         except OSError as exc:
             raise ConfigError(f"cannot read config {p}: {exc.strerror or exc}") from None
         except yaml.YAMLError as exc:
             raise ConfigError(f"config {p} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        except (RecursionError, ValueError):  # nested too deeply, an integer of thousands of digits
+            raise ConfigError(f"config {p} is not a training config (a value YAML cannot read here)") from None
         if data is None:
             data = {}
         if not isinstance(data, dict):
@@ -206,8 +219,9 @@ _FLAGS: dict[str, tuple[str, type]] = {
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="YAML config (training/configs/madcat.yaml, training/configs/tiny.yaml)")
     for dest, (help_text, typ) in _FLAGS.items():
-        parser.add_argument("--" + dest.replace("_", "-"), dest=dest, type=typ, default=None, help=help_text)
-    parser.add_argument("--lr", dest="learning_rate", type=float, default=None, help=argparse.SUPPRESS)
+        kind = float_in() if typ is float else typ  # finite: `--lr nan` is a usage error
+        parser.add_argument("--" + dest.replace("_", "-"), dest=dest, type=kind, default=None, help=help_text)
+    parser.add_argument("--lr", dest="learning_rate", type=float_in(), default=None, help=argparse.SUPPRESS)
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="set any config field (repeatable)"
     )

@@ -20,7 +20,6 @@ Exit codes: 0 fits, 1 will not fit (the message says the fix), 2 bad input.
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import json
 import sys
@@ -28,6 +27,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evals.cli_args import OneLineParser
+from evals.safe_io import InputError, read_json
 from training.config import ConfigError, TrainConfig, add_config_arguments, config_from_args
 
 GB = 1e9
@@ -357,10 +358,13 @@ SLOW_BANNER = (
 def read_model_config(model: str) -> tuple[dict[str, Any], str]:
     p = Path(model).expanduser()
     if (p / "config.json").is_file():
-        try:
-            return json.loads((p / "config.json").read_text(encoding="utf-8")), str(p / "config.json")
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"cannot read {p / 'config.json'}: {exc}") from None
+        try:  # not UTF-8, not JSON, nested too deeply, a number of thousands of digits: one line
+            raw = read_json(p / "config.json", "model config.json")
+        except InputError as exc:
+            raise ConfigError(str(exc)) from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{p / 'config.json'} is not a model config (a JSON object), got {type(raw).__name__}")
+        return raw, str(p / "config.json")
     if model in KNOWN_CONFIGS:
         return dict(KNOWN_CONFIGS[model]), f"built-in architecture of {model}"
     try:
@@ -463,7 +467,7 @@ def format_preflight(p: Preflight) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.preflight", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m training.preflight", description=__doc__.splitlines()[0])
     add_config_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)

@@ -12,7 +12,6 @@ LoRA landed elsewhere than asked, or the saved adapter fails the lint; 2 bad inp
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import sys
@@ -20,6 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from evals.cli_args import OneLineParser
 from serving.publish import publish_dir
 from training.config import ConfigError, TrainConfig, add_config_arguments, config_from_args
 from training.data import DataError, Example, encode_dataset, length_stats, to_hf_dataset
@@ -193,7 +193,7 @@ class PreflightFailed(RuntimeError):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m training.train", description=__doc__.splitlines()[0])
     add_config_arguments(parser)
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     args = parser.parse_args(argv)
