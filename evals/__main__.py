@@ -9,12 +9,8 @@ import sys
 from pathlib import Path
 
 from evals.catalog import EVALS, BadTranscript, UnknownEval, grade
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
-        sys.stderr.write(f"evals: {message}\n")
-        raise SystemExit(2)
+from evals.cli_args import OneLineParser
+from evals.safe_io import JSON_ERRORS, json_reason
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -40,11 +36,13 @@ def _read_transcript(path: str) -> object:
         if len(lines) > 1:  # a JSONL file: score its first line, say so
             try:
                 json.loads(lines[0])
-            except json.JSONDecodeError:
+            except JSON_ERRORS:
                 pass
             else:
                 raise BadTranscript("FILE holds several JSON lines; score takes one transcript (one JSON object)") from None
         raise
+    except JSON_ERRORS as exc:  # nested too deeply, a number of thousands of digits
+        raise BadTranscript(json_reason(exc)) from None
 
 
 def _score(args: argparse.Namespace) -> int:
@@ -71,8 +69,8 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _Parser(prog="python -m evals", description="The madcat behavioural spec.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = OneLineParser(prog="python -m evals", description="The madcat behavioural spec.")
+    sub = parser.add_subparsers(dest="command", required=True)
     p_list = sub.add_parser("list", help="one line per eval: ID, category, description")
     p_list.add_argument("--json", action="store_true", help="machine-readable list")
     p_list.set_defaults(func=_list)

@@ -216,7 +216,10 @@ def summarize(rows: list[dict[str, Any]], thresholds: dict[str, float]) -> dict[
 # ---- the recorder ------------------------------------------------------------------------------
 
 class RunRecorder:
-    """Holds a run's rows and keeps results.json current (atomic, throttled snapshots)."""
+    """Holds a run's rows and keeps results.json current (atomic, throttled snapshots).
+
+    A sample that lands inside the throttle interval is written by a trailing flush at its end, so
+    results.json is never more than `min_interval_s` behind, even when no later sample comes."""
 
     def __init__(self, path: Path, run: dict[str, Any], planned: Iterable[tuple[str, str, int]],
                  thresholds: dict[str, float], min_interval_s: float = 1.0) -> None:
@@ -229,6 +232,9 @@ class RunRecorder:
         self.min_interval_s = min_interval_s
         self._last_write = 0.0
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()  # one writer at a time; the final write is the last one
+        self._flush_timer: threading.Timer | None = None
+        self._closed = False
         self._t0 = time.monotonic()
         self.run.setdefault("started", now_iso())
         self.run.update(finished=None, interrupted=True, state="running")
@@ -240,6 +246,22 @@ class RunRecorder:
             self.finished_keys.add(key)
         if time.monotonic() - self._last_write >= self.min_interval_s:
             self.write()
+        else:
+            self._flush_later()
+
+    def _flush_later(self) -> None:
+        with self._lock:
+            if self._flush_timer is not None or self._closed:
+                return
+            delay = max(0.0, self.min_interval_s - (time.monotonic() - self._last_write))
+            self._flush_timer = threading.Timer(delay, self._flush)
+            self._flush_timer.daemon = True
+            self._flush_timer.start()
+
+    def _flush(self) -> None:
+        with self._lock:
+            self._flush_timer = None
+        self.write()
 
     def set_log(self, log: str) -> None:
         """Point every finished row at the inspect log file (known once the eval ends)."""
@@ -256,14 +278,21 @@ class RunRecorder:
         run = dict(self.run, wall_seconds=round(time.monotonic() - self._t0, 3))
         return {"run": run, "results": rows, "summary": summarize(rows, self.thresholds)}
 
-    def write(self) -> None:
-        doc = self.document()
-        with self._lock:
+    def write(self, final: bool = False) -> None:
+        with self._write_lock:
+            if self._closed:  # a trailing flush that lost the race with finish(): the final file stays
+                return
+            self._closed = final
+            doc = self.document()
             write_json_atomic(self.path, doc)
             self._last_write = time.monotonic()
 
     def finish(self, interrupted: bool, **extra: Any) -> dict[str, Any]:
+        with self._lock:
+            timer, self._flush_timer = self._flush_timer, None
+        if timer is not None:
+            timer.cancel()
         self.run.update(finished=now_iso(), interrupted=interrupted,
                         state="interrupted" if interrupted else "finished", **extra)
-        self.write()
+        self.write(final=True)
         return self.document()

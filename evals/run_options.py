@@ -11,8 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from evals.backends import BACKENDS
+from evals.cli_args import MAX_SEED, float_in, int_in
 
 DEFAULT_REPORT_DIR = Path("reports/runs")
+# The ranges of the numeric options: argparse alone takes `nan`, `inf`, `-1` (and results.json then holds them).
+LIMITS: dict[str, tuple[float, float]] = {
+    "epochs": (1, 1000), "temperature": (0.0, 2.0), "seed": (0, MAX_SEED), "max_tokens": (1, 1_000_000),
+    "max_connections": (1, 1024), "max_turns": (1, 1000), "max_retries": (0, 100),
+}
 
 
 @dataclass
@@ -47,6 +53,22 @@ class RunConfig:
 
 
 
+def _int(name: str) -> Callable[[str], int]:
+    low, high = LIMITS[name]
+    return int_in(int(low), int(high))
+
+
+def out_of_range(config: RunConfig) -> str | None:
+    """The first numeric setting outside LIMITS (NaN and infinities included), as the line to show; else None."""
+    for name, (low, high) in LIMITS.items():
+        value = getattr(config, name)
+        if value is None or (isinstance(value, int | float) and not isinstance(value, bool) and low <= value <= high):
+            continue
+        shown = [str(int(x)) if float(x).is_integer() else f"{x:g}" for x in (low, high)]
+        return f"--{name.replace('_', '-')} must be between {shown[0]} and {shown[1]} (got {value!r})"
+    return None
+
+
 def add_run_options(add: Callable[..., Any], prefix: str = "") -> None:
     """The options shared by `python -m evals run` and `pytest evals/` (add = parser.add_argument/addoption)."""
     add(f"--{prefix}backend", default="vllm", choices=BACKENDS, help="where the model runs (default vllm)")
@@ -57,17 +79,21 @@ def add_run_options(add: Callable[..., Any], prefix: str = "") -> None:
         "adapter's parent)")
     add(f"--{prefix}model", default=None, help="local model dir for --backend local (default: the tiny twin)")
     add(f"--{prefix}adapter-dir", default=None, help="the adapter's files, to record their sha256 (vllm/openai)")
-    add(f"--{prefix}epochs", type=int, default=3, help="tries per scenario (default 3)")
-    add(f"--{prefix}temperature", type=float, default=0.7, help="sampling temperature (default 0.7)")
-    add(f"--{prefix}seed", type=int, default=None, help="sampling seed")
-    add(f"--{prefix}max-tokens", type=int, default=None, help="tokens per completion (default 2048; local 256)")
-    add(f"--{prefix}max-connections", type=int, default=None, help="concurrent requests (default 32; local 4)")
-    add(f"--{prefix}max-turns", type=int, default=None, help="generations per scenario (default: the scenario's)")
+    add(f"--{prefix}epochs", type=_int("epochs"), default=3, help="tries per scenario (default 3)")
+    add(f"--{prefix}temperature", type=float_in(*LIMITS["temperature"]), default=0.7,
+        help="sampling temperature, 0 to 2 (default 0.7)")
+    add(f"--{prefix}seed", type=_int("seed"), default=None, help="sampling seed")
+    add(f"--{prefix}max-tokens", type=_int("max_tokens"), default=None,
+        help="tokens per completion (default 2048; local 256)")
+    add(f"--{prefix}max-connections", type=_int("max_connections"), default=None,
+        help="concurrent requests (default 32; local 4)")
+    add(f"--{prefix}max-turns", type=_int("max_turns"), default=None,
+        help="generations per scenario (default: the scenario's)")
     add(f"--{prefix}report-dir", default=str(DEFAULT_REPORT_DIR), help="where run dirs go (default reports/runs)")
     add(f"--{prefix}prompt", default="minimal", choices=("minimal", "full"),
         help="system prompt: minimal (cart identity, as with the adapter) or full (the house rules)")
     add(f"--{prefix}transcripts", default=None, help="JSONL of transcripts for --backend replay")
-    add(f"--{prefix}max-retries", type=int, default=6,
+    add(f"--{prefix}max-retries", type=_int("max_retries"), default=6,
         help="retries of a failed request before its sample errors (default 6; an errored sample is retried once, "
         "then recorded incomplete)")
     add(f"--{prefix}cache", action="store_true", default=False,

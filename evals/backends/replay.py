@@ -15,6 +15,7 @@ from typing import Any
 from evals.backends import BackendError
 from evals.catalog import EVALS, BadTranscript, applicable_evals, grade, hard_violations
 from evals.results import planned_row
+from evals.safe_io import JSON_ERRORS, json_reason
 from evals.scorer import compact_trajectory
 from evals.transcript import load_transcript
 
@@ -36,6 +37,8 @@ def read_transcripts(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
             data = json.loads(line)
         except json.JSONDecodeError as exc:
             raise BackendError(f"{p} line {number}: not JSON ({exc.msg}); expected one transcript per line") from None
+        except JSON_ERRORS as exc:  # nested too deeply, a number of thousands of digits
+            raise BackendError(f"{p} line {number}: {json_reason(exc)}; expected one transcript per line") from None
         try:
             load_transcript(data)
         except BadTranscript as exc:
