@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from evals.catalog import EVALS, HARD_INVARIANTS
+from evals.redact import redact_text
 from evals.safe_io import write_json_atomic  # the project's one atomic writer (evals/safe_io.py)
 from evals.solver import STORE_COMPLETION_TOKENS, STORE_PROMPT_TOKENS, STORE_REQUESTS, STORE_STOPPED
 
@@ -53,8 +54,8 @@ def _error_text(error: Any) -> str:
     if message.startswith("RetryError"):
         causes = [ln.strip() for ln in (getattr(error, "traceback", "") or "").splitlines() if "Error code:" in ln]
         if causes:
-            return _first_line(causes[-1])
-    return message
+            return redact_text(_first_line(causes[-1]))
+    return redact_text(message)  # no URL credentials or API keys in results.json
 
 
 def row_from_sample(sample: Any, log: str | None = None) -> dict[str, Any]:

@@ -195,6 +195,8 @@ def run(config: RunConfig, model: Any = None, progress: Progress | None = None,
                 "system_prompt": config.prompt, "evals": eval_ids, "git_commit": _git_commit(), "interrupted": False,
                 "cache": bool(config.cache), **model_plan.info, **config.extra}
     say = progress or (lambda _line: None)
+    for note in model_plan.notes:
+        say(f"madcat: note: {note}")
 
     if config.backend == "replay" and model is None:
         from evals.backends.replay import replay_rows
