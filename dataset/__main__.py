@@ -171,7 +171,11 @@ def cmd_stats(args: argparse.Namespace) -> int:
         except (ValueError, TypeError, KeyError) as exc:
             sys.stderr.write(f"dataset: warning: token lengths not measured: {exc}\n")
             counts = []
-    collected = stats.collect(lines, counts, tokens.name if tokens and counts else None)
+    try:
+        collected = stats.collect(lines, counts, tokens.name if tokens and counts else None)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:  # e.g. meta that is not an object
+        raise BadInput(f"{args.file} has lines that are not dataset examples ({exc.__class__.__name__}: {exc}); "
+                       f"`python -m dataset validate {args.file}` lists them") from None
     name = Path(args.file).stem
     try:
         md_path, png_path = stats.write_report(collected, name, out_dir)

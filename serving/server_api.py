@@ -101,6 +101,9 @@ class ServerClient:
     def __init__(self, base_url: str, api_key: str | None = None, timeout: float = DEFAULT_TIMEOUT_S) -> None:
         url = normalize_base_url(base_url)
         self.base_url = redact_url(url) or url
+        if api_key is not None and not (api_key.isascii() and api_key.isprintable()):
+            raise ServerError("serving: the API key (--api-key or $VLLM_API_KEY) holds characters an HTTP header "
+                              "cannot carry; give the key the server was started with")
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.timeout = timeout
         self._http = httpx.Client(base_url=url, headers=headers, timeout=timeout)

@@ -81,3 +81,24 @@ def test_no_artifact_or_output_holds_a_planted_secret(tmp_path: Path, monkeypatc
              for secret in (URL_SECRET, ENV_SECRET) if secret in text]
     assert not found, found[:5]
     assert any("***@127.0.0.1" in text for _, text in _texts(runs))  # the URL is kept, its userinfo hidden
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("http://user:pw@host:8000/v1", "http://***@host:8000/v1"),
+    ("https://token@host/v1?x=1", "https://***@host/v1?x=1"),
+    ("http://host:8000/v1", "http://host:8000/v1"),
+    ("http://u:p@[::1]:8000", "http://***@[::1]:8000"),
+    ("not a url u:p@x", "not a url u:p@x"),
+])
+def test_redact_url_hides_userinfo_only(url: str, shown: str) -> None:
+    from evals.redact import redact_url
+
+    assert redact_url(url) == shown
+
+
+def test_redact_text_hides_urls_userinfo_and_env_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    from evals.redact import redact_text
+
+    monkeypatch.setenv("VLLM_API_KEY", ENV_SECRET)
+    text = f"GET http://me:{URL_SECRET}@sin:8000/v1/models failed (key {ENV_SECRET}); see https://docs/x"
+    assert redact_text(text) == "GET http://***@sin:8000/v1/models failed (key ***); see https://docs/x"
