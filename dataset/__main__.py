@@ -73,7 +73,8 @@ def _decontam_summary(report: decontam.DecontamReport) -> str:
 # --- commands -------------------------------------------------------------------------------------
 
 def _no_lines(path: str) -> str:
-    return f"{path} holds no examples: an empty dataset trains nothing (build one with `python -m dataset build`)"
+    return (f"{path} holds no examples: an empty dataset trains nothing "
+            "(build one with `python -m dataset build`)")
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -180,7 +181,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
     try:
         md_path, png_path = stats.write_report(collected, name, out_dir)
     except OSError as exc:
-        raise BadInput(f"cannot write the report to {out_dir}: {exc.strerror or exc.__class__.__name__}") from None
+        why = exc.strerror or exc.__class__.__name__
+        raise BadInput(f"cannot write the report to {out_dir}: {why}") from None
     print(md_path.read_text(encoding="utf-8"), end="")
     print(f"\nwrote {md_path} and {png_path}")
     return 0
@@ -226,7 +228,8 @@ def parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("decontam", help="compare user requests with the eval scenarios")
     d.add_argument("file")
-    d.add_argument("--top", type=int_in(0, 10_000), default=5, help="nearest pairs to print (default %(default)s)")
+    d.add_argument("--top", type=int_in(0, 10_000), default=5,
+                   help="nearest pairs to print (default %(default)s)")
     d.set_defaults(handler=cmd_decontam)
 
     s = sub.add_parser("stats", help="markdown + PNG report of the dataset's spread")

@@ -57,12 +57,14 @@ def _bounds(low: float | None, high: float | None) -> str:
     return f">= {_show(low)}" if low is not None else f"<= {_show(high)}"
 
 
-def float_in(low: float | None = None, high: float | None = None, *, low_open: bool = False) -> Callable[[str], float]:
+def float_in(low: float | None = None, high: float | None = None, *,
+             low_open: bool = False) -> Callable[[str], float]:
     """An argparse type: a finite float in [low, high] (or (low, high] with low_open)."""
 
     def parse(text: str) -> float:
         value = float(_number(text, float))
-        if (low is not None and (value < low or (low_open and value == low))) or (high is not None and value > high):
+        too_low = low is not None and (value < low or (low_open and value == low))
+        if too_low or (high is not None and value > high):
             if low_open and high is None:
                 raise argparse.ArgumentTypeError(f"expected a number > {low:g}, got {text.strip()}")
             where = _bounds(low, high) + (f" (and not {low:g})" if low_open else "")

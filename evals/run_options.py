@@ -62,7 +62,8 @@ def out_of_range(config: RunConfig) -> str | None:
     """The first numeric setting outside LIMITS (NaN and infinities included), as the line to show; else None."""
     for name, (low, high) in LIMITS.items():
         value = getattr(config, name)
-        if value is None or (isinstance(value, int | float) and not isinstance(value, bool) and low <= value <= high):
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if value is None or (number and low <= value <= high):
             continue
         shown = [str(int(x)) if float(x).is_integer() else f"{x:g}" for x in (low, high)]
         return f"--{name.replace('_', '-')} must be between {shown[0]} and {shown[1]} (got {value!r})"

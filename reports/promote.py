@@ -71,7 +71,9 @@ def promote(
         )
     served = identity_problem(run.meta)  # vllm/openai: the server's adapter must be these bytes, and live
     if served:
-        raise Refused(f"promote: refused — run {run.run_id} cannot be tied to the adapter in {directory}: {served}")
+        raise Refused(
+            f"promote: refused — run {run.run_id} cannot be tied to the adapter in {directory}: {served}"
+        )
     registry = load_registry(registry_path)
     current = promoted_entry(registry)
     if current is not None and current.get("adapter_sha256") == on_disk:

@@ -41,10 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--adapter", default="madcat", help="the LoRA's served name (madcat)")
     check.add_argument("--base-model", default=None, help="fail unless the adapter's parent is this name")
     check.add_argument(
-        "--probes", type=int_in(1, len(PROBES)), default=3, help=f"probe prompts to compare (3, at most {len(PROBES)})"
+        "--probes", type=int_in(1, len(PROBES)), default=3,
+        help=f"probe prompts to compare (3, at most {len(PROBES)})",
     )
     check.add_argument(
-        "--tolerance", type=float_in(0.0, 100.0, low_open=True), default=1e-4, help="logprob difference that counts"
+        "--tolerance", type=float_in(0.0, 100.0, low_open=True), default=1e-4,
+        help="logprob difference that counts",
     )
     check.add_argument("--json", action="store_true", help="print the result as JSON")
 
@@ -70,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     logprobs.add_argument("--model", required=True, help="the served name (the LoRA, e.g. madcat)")
     logprobs.add_argument("--tokenizer", required=True, help="the base model's dir (its tokenizer and chat template)")
     logprobs.add_argument("--transcripts", required=True, help="JSONL of reference transcripts (e.g. the dataset)")
-    logprobs.add_argument("--limit", type=int_in(1, 1_000_000), default=None, help="only the first N transcripts")
+    logprobs.add_argument("--limit", type=int_in(1, 1_000_000), default=None,
+                          help="only the first N transcripts")
     logprobs.add_argument("--out", required=True, help="where the JSON goes")
 
     command = sub.add_parser("command", help="print the `vllm serve` command of a config in serving/configs/")

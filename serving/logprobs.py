@@ -75,7 +75,8 @@ def load_tokenizer(tokenizer_dir: str) -> Any:
         raise LogprobError(f"cannot load a tokenizer from {tokenizer_dir} ({exc.__class__.__name__}); give the "
                            "base model's directory (tokenizer files and chat template)") from None
     if not getattr(tokenizer, "chat_template", None):
-        raise LogprobError(f"the tokenizer in {tokenizer_dir} has no chat template; give the base model's directory")
+        raise LogprobError(f"the tokenizer in {tokenizer_dir} has no chat template; "
+                           "give the base model's directory")
     return tokenizer
 
 
@@ -92,7 +93,8 @@ def read_transcripts(transcripts: Path, limit: int | None = None) -> list[dict[s
         except InputError as exc:
             raise LogprobError(str(exc)) from None
         if not isinstance(transcript, dict) or not isinstance(transcript.get("messages"), list):
-            raise LogprobError(f"{transcripts} line {number}: not a transcript (a JSON object with a messages list)")
+            raise LogprobError(f"{transcripts} line {number}: not a transcript "
+                               "(a JSON object with a messages list)")
         out.append(transcript)
     if not out:
         raise LogprobError(f"{transcripts} holds no transcripts")

@@ -38,7 +38,8 @@ def read_transcripts(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
         except json.JSONDecodeError as exc:
             raise BackendError(f"{p} line {number}: not JSON ({exc.msg}); expected one transcript per line") from None
         except JSON_ERRORS as exc:  # nested too deeply, a number of thousands of digits
-            raise BackendError(f"{p} line {number}: {json_reason(exc)}; expected one transcript per line") from None
+            raise BackendError(f"{p} line {number}: {json_reason(exc)}; expected one transcript per line"
+                               ) from None
         try:
             load_transcript(data)
         except BadTranscript as exc:

@@ -1,4 +1,4 @@
-"""Which adapter a vllm/openai run evaluated: what the server says it serves, tied (or not) to the hashed files.
+"""Which adapter a vllm/openai run evaluated: what the server serves, tied (or not) to the hashed files.
 
 `--adapter-dir DIR` hashes files on the client's side; the server answers from whatever it loaded under
 the adapter's name. A run records both sides so that `reports promote` can refuse a run whose served

@@ -51,7 +51,8 @@ def _hide_credentials(model: Any, url: str) -> Any:
     return model
 
 
-def _identity(url: str, name: str, base: str | None, api_key: str | None, info: dict[str, Any]) -> dict[str, Any]:
+def _identity(url: str, name: str, base: str | None, api_key: str | None,
+              info: dict[str, Any]) -> dict[str, Any]:
     """What the server serves under `name` and whether it is the hashed adapter (evals/backends/served.py)."""
     try:
         with ServerClient(url, api_key=api_key, timeout=PREFLIGHT_TIMEOUT_S) as client:
@@ -69,7 +70,8 @@ def _identity_notes(info: dict[str, Any]) -> list[str]:
     identity = info.get("adapter_identity")
     if identity in (None, TIED):
         return []
-    return [f"the served adapter is not tied to --adapter-dir ({identity}); `reports promote` will refuse this run"]
+    return [f"the served adapter is not tied to --adapter-dir ({identity}); "
+            "`reports promote` will refuse this run"]
 
 
 def check_vllm(base_url: str, adapter: str | None, base_model: str | None,
@@ -129,8 +131,8 @@ def plan_vllm(base_url: str | None, adapter: str | None, base_model: str | None,
     # (re)initialises lazily and would put `strict: true` back on every tool (see _PLAIN_TOOLS)
     model = get_model(f"openai-api/vllm/{lora or base}", base_url=url, api_key=api_key or "EMPTY", memoize=False,
                       **_PLAIN_TOOLS)
-    info = {"backend": "vllm", "model": lora or base, "adapter": lora, "base_model": base, "base_url": redact_url(url),
-            "server_version": version, **(adapter_files_info(adapter_dir) if adapter_dir and lora else {})}
+    info = {"backend": "vllm", "model": lora or base, "adapter": lora, "base_model": base,
+            "base_url": redact_url(url), "server_version": version, **(adapter_files_info(adapter_dir) if adapter_dir and lora else {})}
     if lora:
         info.update(_identity(url, lora, base, api_key, info))
     return ModelPlan(model=_hide_credentials(model, url), info=info, notes=_identity_notes(info))
