@@ -78,6 +78,12 @@ def test_build_out_naming_a_directory_is_refused_before_the_build(tmp_path: Path
     bad(call("dataset", ["build", "--out", str(inside_a_file)]), "is a file, not a directory")
 
 
+def test_a_training_output_that_cannot_be_a_directory_is_refused_before_training(tmp_path: Path) -> None:
+    taken = write(tmp_path / "adapter", "a file where the adapter directory goes")
+    bad(call("training.train", ["--output", str(taken), "--model", str(tmp_path)]), f"output {taken} is a file")
+    bad(call("training.train", ["--output", str(taken / "lora"), "--model", str(tmp_path)]), "is a file, not a directory")
+
+
 def test_binary_files_given_as_configs_transcripts_or_model_config_are_one_line(tmp_path: Path) -> None:
     binary = write(tmp_path / "blob.yaml", BINARY)
     bad(call("training.train", ["--config", str(binary), "--print-config"]), "not UTF-8 text")
