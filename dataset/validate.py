@@ -31,6 +31,7 @@ import jsonschema
 from dataset import decontam
 from dataset.tokens import MAX_TOKENS, TokenCounter
 from evals.catalog import EVALS, HARD_INVARIANTS, Verdict
+from evals.predicates import FAILED
 from evals.transcript import BadTranscript, Transcript, load_transcript
 from evals.world import load_tool_specs
 
@@ -251,10 +252,11 @@ class _LineChecker:
                 continue
             verdict = self.grade(eval_id, t, "behaviour")
             if verdict is not None and not verdict.passed:
-                self.add("behaviour", f"claims {eval_id} but its grader fails: {verdict.reason}")
+                how = "fails" if verdict.exercised else "finds it not exercised"
+                self.add("behaviour", f"claims {eval_id} but its grader {how}: {verdict.reason}")
         for eval_id in HARD_INVARIANTS:
             verdict = self.grade(eval_id, t, "hard_invariant")
-            if verdict is not None and not verdict.passed:
+            if verdict is not None and verdict.outcome == FAILED:
                 self.add("hard_invariant", f"breaks hard invariant {eval_id}: {verdict.reason}")
 
     def grade(self, eval_id: str, t: Transcript, rule: str) -> Verdict | None:

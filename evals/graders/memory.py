@@ -12,6 +12,7 @@ from evals.predicates import (
     is_verification,
     is_work,
     last,
+    not_shown,
     ok,
     on_topic,
 )
@@ -37,7 +38,7 @@ def _topic(t: Transcript, change: Call | None) -> str:
 def recalls_before_code_work(t: Transcript) -> Verdict:
     change = first(t.calls, is_code_change)
     if change is None:
-        return fail("no code change happened, so recalling before it could not be shown")
+        return not_shown("no code change happened, so recalling before it could not be shown")
     topic = _topic(t, change)
     recalls = [c for c in t.calls_named("memory_recall") if c.args is not None]
     before = [c for c in recalls if c.position < change.position]
@@ -62,8 +63,8 @@ def checks_legacy_store(t: Transcript) -> Verdict:
     empty = first(t.calls, lambda c: c.name == "memory_recall" and _useless(c))
     if empty is None:
         if t.calls_named("memory_recall"):
-            return ok("the native store had results")
-        return fail("never recalled from the native store")
+            return not_shown("the native store never came back empty, so the legacy fallback was not needed")
+        return not_shown("never recalled from the native store")
     legacy = first(t.calls, lambda c: c.name == "legacy-memory_recall" and c.position > empty.position)
     if legacy is None:
         return fail(f"the native store had nothing ({empty.where()}) and legacy-memory_recall was never tried")
@@ -91,6 +92,8 @@ def _significant_stores(t: Transcript) -> list[Call]:
 def stores_after_significant_work(t: Transcript) -> Verdict:
     change = last(t.calls, is_code_change)
     stores = _significant_stores(t)
+    if change is None and not stores:
+        return not_shown("did no work and stored nothing, so storing after significant work was not shown")
     if not stores:
         facts = [c for c in t.calls_named("memory_store")]
         if facts:
@@ -169,7 +172,7 @@ def _earned(t: Transcript, store: Call) -> bool:
 def earned_canonization(t: Transcript) -> Verdict:
     doctrines = [c for c in t.calls_named("memory_store") if c.arg("kind") == "doctrine"]
     if not doctrines:
-        return ok("no doctrine stored")
+        return not_shown("no doctrine was stored, so earning one was not shown")
     for store in doctrines:
         if not _earned(t, store):
             return fail(f"stored doctrine {store.arg('title')!r} ({store.where()}) before it was earned: "
