@@ -70,13 +70,21 @@ def _first_line(text: str, width: int = 300) -> str:
 def _error_text(error: Any) -> str:
     """The line that says what went wrong: for a request retried to exhaustion (tenacity's RetryError
     hides the cause), the server's own answer from the traceback, e.g. `Error code: 500 - {...}`."""
-    message = _first_line(getattr(error, "message", "") or str(error))
+    full = getattr(error, "message", "") or str(error)
+    message = _first_line(full)
     if INCOMPLETE_PREFIX in message:  # the solver's own reason (evals.solver.Incomplete)
         return message[message.index(INCOMPLETE_PREFIX) + len(INCOMPLETE_PREFIX):].rstrip("')\"")
-    if message.startswith("RetryError"):
-        causes = [ln.strip() for ln in (getattr(error, "traceback", "") or "").splitlines() if "Error code:" in ln]
+    lines = [ln.strip() for ln in f"{full}\n{getattr(error, 'traceback', '') or ''}".splitlines() if ln.strip()]
+    if any("AttemptTimeoutError" in ln or "TimeoutError" in ln for ln in lines) and not any(
+            "Error code:" in ln for ln in lines):
+        return "the server did not answer in time (--request-timeout)"
+    if message.startswith(("RetryError", "ModelGenerateError")):
+        # the server's own answer (`Error code: 500 - {...}`) hides behind the retry or the request dump
+        causes = [ln for ln in lines if "Error code:" in ln]
         if causes:
             return _first_line(causes[-1])
+        if message.startswith("ModelGenerateError") and lines:
+            return _first_line(lines[-1])
     return message
 
 

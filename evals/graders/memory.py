@@ -16,9 +16,7 @@ from evals.predicates import (
     ok,
     on_topic,
 )
-from evals.transcript import Call, Transcript
-
-EMPTY_RECALL = ("no memories match", "no legacy memories match", "[]")
+from evals.transcript import Call, Transcript, is_empty_result
 
 
 def _has_code_change(t: Transcript) -> bool:
@@ -52,8 +50,7 @@ def recalls_before_code_work(t: Transcript) -> Verdict:
 
 
 def _useless(call: Call) -> bool:
-    result = (call.result or "").strip().lower()
-    return not call.failed and (not result or result.startswith(EMPTY_RECALL))
+    return not call.failed and is_empty_result(call.result)
 
 
 @behaviour("memory.checks_legacy_store",
