@@ -354,7 +354,7 @@ def format_dry_run(r: dict[str, Any]) -> str:
     lines = [f"dry run on {r.get('gpu', {}).get('name', r['device'])}: {r['shape']['num_hidden_layers']} layers, "
              f"{r['shape']['num_experts']} experts, random weights",
              f"  build {build['seconds']:.1f} s (quantising {build['quantize_seconds']:.1f} s; a real load also "
-             f"reads {build['checkpoint_bytes'] / 1e9:.0f} GB of checkpoint)"]
+             f"reads {build['checkpoint_bytes'] / 1e9:.1f} GB of checkpoint)"]
     if build.get("gpu_allocated_after") is not None:
         lines.append(f"  GPU memory: {build['gpu_allocated_after'] / GIB:.1f} GiB after the build, peak "
                      f"{r['peak_allocated_bytes'] / GIB:.1f} GiB allocated"
