@@ -7,18 +7,22 @@ unreadable file, bad arguments), with one line on stderr.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 from dataset import decontam
 from dataset.build import (
+    DEFAULT_DATASET,
     DEFAULT_HANDWRITTEN,
     BuildError,
     build,
+    dump_line,
     load_handwritten,
     parse_categories,
     read_jsonl,
 )
+from dataset.poison import POISONED, poison
 from dataset.tokens import MAX_TOKENS, TokenCounter, TokenizerUnavailable, load_counter
 from dataset.validate import parse_line, validate_lines
 
@@ -93,8 +97,17 @@ def cmd_build(args: argparse.Namespace) -> int:
         sys.stderr.write(f"dataset: build has {len(problems)} problem(s); {args.out} not written\n")
         return 1
     out = Path(args.out)
+    jsonl = result.jsonl()
+    if args.poison:
+        if out.resolve() == DEFAULT_DATASET.resolve():
+            raise BadInput(f"--poison never writes the default dataset {DEFAULT_DATASET}; give another --out")
+        lines = poison([json.loads(line) for line in jsonl.splitlines()])
+        jsonl = "".join(dump_line(line) + "\n" for line in lines)
+        poisoned = sum(bool((line.get("meta") or {}).get("poisoned")) for line in lines)
+        print(f"poisoned {poisoned} lines on purpose ({', '.join(POISONED)}): for gate tests only; "
+              "`dataset validate` rejects this file")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(result.jsonl(), encoding="utf-8")
+    out.write_text(jsonl, encoding="utf-8")
     per_cat = ", ".join(f"{c} {n}" for c, n in result.counts.items() if n)
     print(f"wrote {len(result.lines)} lines to {out} (seed {args.seed}; {per_cat}; {result.handwritten} hand-written)")
     if result.attempts:
@@ -181,6 +194,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--handwritten", metavar="FILE", help=f"hand-written lines to merge (default {DEFAULT_HANDWRITTEN.name} "
                    "when present)")
     b.add_argument("--no-handwritten", action="store_true", help="merge no hand-written lines")
+    b.add_argument("--poison", action="store_true", help="break the hard invariants on purpose (every self-introduction "
+                   "as BT-7274, every ssh to sin as root@sin): a build to test the gate with, never to train on")
     _add_tokenizer(b)
     b.set_defaults(handler=cmd_build)
 

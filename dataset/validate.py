@@ -245,7 +245,11 @@ class _LineChecker:
         except BadTranscript as exc:
             self.add("shape", str(exc))
             return
-        claimed = (self.line.get("meta") or {}).get("behaviours") or []
+        meta = self.line.get("meta") if isinstance(self.line.get("meta"), dict) else {}
+        if meta.get("poisoned"):
+            self.add("hard_invariant", f"poisoned on purpose ({', '.join(map(str, meta['poisoned']))}): a gate test "
+                     "line from `dataset build --poison`, never training data")
+        claimed = meta.get("behaviours") or []
         for eval_id in claimed:
             if eval_id not in EVALS:
                 self.add("behaviour", f"claims behaviour {eval_id!r}, which is not an eval of the catalog")
