@@ -7,19 +7,23 @@ unreadable file, bad arguments), with one line on stderr.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from dataset import decontam
 from dataset.build import (
+    DEFAULT_DATASET,
     DEFAULT_HANDWRITTEN,
     BuildError,
     build,
+    dump_line,
     load_handwritten,
     parse_categories,
     read_jsonl,
 )
+from dataset.poison import POISONED, poison
 from dataset.tokens import MAX_TOKENS, TokenCounter, TokenizerUnavailable, load_counter
 from dataset.validate import parse_line, validate_lines
 from evals.cli_args import MAX_SEED, OneLineParser, int_in
@@ -81,6 +85,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.count is not None and args.categories is not None:
         raise BadInput("give --count or --categories, not both")
     out = _output(check_output_file, args.out)  # before the build, not after it
+    if args.poison and out.resolve() == DEFAULT_DATASET.resolve():
+        raise BadInput(f"--poison never writes the default dataset {DEFAULT_DATASET}; give another --out")
     try:
         counts = parse_categories(args.categories) if args.categories is not None else None
         if counts and max(counts.values()) > MAX_LINES:
@@ -99,8 +105,15 @@ def cmd_build(args: argparse.Namespace) -> int:
             print(p)
         sys.stderr.write(f"dataset: build has {len(problems)} problem(s); {args.out} not written\n")
         return 1
+    jsonl = result.jsonl()
+    if args.poison:
+        lines = poison([json.loads(line) for line in jsonl.splitlines()])
+        jsonl = "".join(dump_line(line) + "\n" for line in lines)
+        poisoned = sum(bool((line.get("meta") or {}).get("poisoned")) for line in lines)
+        print(f"poisoned {poisoned} lines on purpose ({', '.join(POISONED)}): for gate tests only; "
+              "`dataset validate` rejects this file")
     try:  # atomic: --out is often the committed dataset; a failed write must leave it whole
-        write_text_atomic(out, result.jsonl())
+        write_text_atomic(out, jsonl)
     except OSError as exc:
         raise BadInput(f"cannot write {out}: {exc.strerror or exc.__class__.__name__}") from None
     per_cat = ", ".join(f"{c} {n}" for c, n in result.counts.items() if n)
@@ -216,6 +229,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--handwritten", metavar="FILE", help=f"hand-written lines to merge (default {DEFAULT_HANDWRITTEN.name} "
                    "when present)")
     b.add_argument("--no-handwritten", action="store_true", help="merge no hand-written lines")
+    b.add_argument("--poison", action="store_true", help="break the hard invariants on purpose (every self-introduction "
+                   "as BT-7274, every ssh to sin as root@sin): a build to test the gate with, never to train on")
     _add_tokenizer(b)
     b.set_defaults(handler=cmd_build)
 

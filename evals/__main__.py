@@ -1,5 +1,6 @@
-"""`python -m evals list`, `python -m evals score --eval ID FILE` (world sheet: exit 0 pass, 1 fail, 2 bad
-input) and `python -m evals run ...` (the suite against a model; the same options as `pytest evals/`)."""
+"""`python -m evals list`, `python -m evals score --eval ID FILE` (world sheet: exit 0 pass, 1 fail or not
+exercised, 2 bad input), `python -m evals selftest` (degenerate agents must pass nothing: exit 0, else 1) and
+`python -m evals run ...` (the suite against a model; the same options as `pytest evals/`)."""
 
 from __future__ import annotations
 
@@ -64,8 +65,20 @@ def _score(args: argparse.Namespace) -> int:
     except BadTranscript as exc:
         sys.stderr.write(f"evals: {args.file} is not a transcript: {exc}\n")
         return 2
-    print(json.dumps({"eval": args.eval, "passed": verdict.passed, "reason": verdict.reason}))
+    print(json.dumps({"eval": args.eval, "passed": verdict.passed, "outcome": verdict.outcome,
+                      "reason": verdict.reason}))
     return 0 if verdict.passed else 1
+
+
+def _selftest(args: argparse.Namespace) -> int:
+    from evals.selftest import render, run_selftest
+
+    if args.random_tries < 0:
+        sys.stderr.write(f"evals: --random-tries must be 0 or more (got {args.random_tries})\n")
+        return 2
+    result = run_selftest(random_tries=args.random_tries, seed=args.seed)
+    print(render(result))
+    return 0 if result.ok else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,6 +91,11 @@ def main(argv: list[str] | None = None) -> int:
     p_score.add_argument("--eval", required=True, help="the eval ID (see `list`)")
     p_score.add_argument("file", help="a transcript JSON file, or - for stdin")
     p_score.set_defaults(func=_score)
+    p_self = sub.add_parser("selftest", help="play agents that ignore the task through every scenario; exit 1 if "
+                                             "any passes anything")
+    p_self.add_argument("--random-tries", type=int, default=3, help="random agents per scenario (default 3)")
+    p_self.add_argument("--seed", type=int, default=0, help="seed of the random agents (default 0)")
+    p_self.set_defaults(func=_selftest)
     from evals.runner import add_run_parser  # inspect-ai is imported only when a run starts
 
     add_run_parser(sub)

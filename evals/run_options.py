@@ -48,6 +48,7 @@ class RunConfig:
     cache: bool = False
     max_retries: int = 6  # inspect's retries of one failed request (then the sample errors and is retried once)
     retry_on_error: int = 1
+    request_timeout: int = 600  # seconds for one request, its retries included; a hung server makes it incomplete
     display: str = "none"  # inspect's own display: none | plain | rich | full
     extra: dict[str, Any] = field(default_factory=dict)  # more run metadata for results.json
 
@@ -97,6 +98,8 @@ def add_run_options(add: Callable[..., Any], prefix: str = "") -> None:
     add(f"--{prefix}max-retries", type=_int("max_retries"), default=6,
         help="retries of a failed request before its sample errors (default 6; an errored sample is retried once, "
         "then recorded incomplete)")
+    add(f"--{prefix}request-timeout", type=int, default=600,
+        help="seconds one model request may take, retries included (default 600); past it the sample is incomplete")
     add(f"--{prefix}cache", action="store_true", default=False,
         help="reuse model outputs, keyed on the adapter's sha256 (needs its files)")
 
@@ -109,4 +112,4 @@ def config_from_options(get: Callable[[str], Any], evals: list[str] | None = Non
                      max_tokens=get("max_tokens"), max_connections=get("max_connections"),
                      max_turns=get("max_turns"), report_dir=get("report_dir"), prompt=get("prompt"),
                      transcripts=get("transcripts"), cache=get("cache"), max_retries=get("max_retries"),
-                     evals=evals)
+                     request_timeout=get("request_timeout"), evals=evals)

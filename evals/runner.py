@@ -105,6 +105,8 @@ def validate(config: RunConfig, own_model: bool = False) -> list[str]:
         raise UsageError(f"--prompt must be minimal or full (got {config.prompt!r})")
     if config.epochs < 1:
         raise UsageError(f"--epochs must be at least 1 (got {config.epochs})")
+    if config.request_timeout < 1:
+        raise UsageError(f"--request-timeout must be at least 1 second (got {config.request_timeout})")
     if config.max_connections is not None and config.max_connections < 1:
         raise UsageError(f"--max-connections must be at least 1 (got {config.max_connections})")
     bad = out_of_range(config)  # NaN/inf and out-of-range numbers given programmatically (the CLIs refuse them)
@@ -191,7 +193,7 @@ def run(config: RunConfig, model: Any = None, progress: Progress | None = None,
                 "adapter_dir": None, "base_model": None, "server_version": None, "epochs": config.epochs,
                 "temperature": config.temperature, "top_p": config.top_p, "seed": config.seed,
                 "max_tokens": max_tokens, "max_connections": max_connections, "max_turns": config.max_turns,
-                "max_retries": config.max_retries,
+                "max_retries": config.max_retries, "request_timeout": config.request_timeout,
                 "system_prompt": config.prompt, "evals": eval_ids, "git_commit": _git_commit(), "interrupted": False,
                 "cache": bool(config.cache), **model_plan.info, **config.extra}
     say = progress or (lambda _line: None)
@@ -263,7 +265,8 @@ def _run_inspect(config: RunConfig, model_plan: ModelPlan, eval_ids: list[str], 
     task = madcat_behaviours(evals=eval_ids, prompt=config.prompt, max_turns=config.max_turns,
                              epochs=config.epochs, scenarios=config.scenarios, cache_key=cache_key)
     generate: dict[str, Any] = {"max_tokens": max_tokens, "max_connections": max_connections,
-                                "max_retries": config.max_retries}
+                                "max_retries": config.max_retries, "timeout": config.request_timeout,
+                                "attempt_timeout": config.request_timeout}
     for key in ("temperature", "top_p", "seed"):
         if getattr(config, key) is not None:
             generate[key] = getattr(config, key)

@@ -302,7 +302,7 @@ def rule_thresholds(run: Run, rules: dict[str, Any]) -> RuleResult:
                     r.group,
                     f"{what} {value:.3f} < threshold {limit:.3f} "
                     f"({r.passed}/{r.n} passed = {fmt_rate(r.rate)}, Wilson {fmt_interval(r.low, r.high)}, "
-                    f"{r.incomplete} incomplete)",
+                    f"{r.not_exercised} not exercised, {r.incomplete} incomplete)",
                     {
                         "measure": measure,
                         "value": value,
@@ -312,6 +312,7 @@ def rule_thresholds(run: Run, rules: dict[str, Any]) -> RuleResult:
                         "high": r.high,
                         "passed": r.passed,
                         "n": r.n,
+                        "not_exercised": r.not_exercised,
                         "incomplete": r.incomplete,
                     },
                 )

@@ -31,7 +31,9 @@ DEFAULT_TARGETS: tuple[str, ...] = tuple(t for t in SUPPORTED_TARGETS if t != "s
 #                   only for the benchmark's reduced-depth replica and the tiny twin).
 #   bnb-per-expert  transformers 4.57.x only: experts are 512 nn.Linear per layer that bitsandbytes quantises at
 #                   load; fits, but the per-expert Python loop is ~10x slower.
-EXPERT_MODES = ("nf4-grouped", "bf16-grouped", "bnb-per-expert")
+#   int8-grouped    like nf4-grouped with row-wise int8 experts (bitsandbytes int8_vectorwise_quant): ~78 GB of
+#                   experts for Qwen3-Coder-Next, closer to bf16 (reports/benchmarks/qlora_full.md).
+EXPERT_MODES = ("nf4-grouped", "int8-grouped", "bf16-grouped", "bnb-per-expert")
 DTYPES = ("bfloat16", "float32")
 DEVICES = ("auto", "cuda", "cpu")
 
@@ -117,9 +119,9 @@ class TrainConfig:
             raise ConfigError("gradient_accumulation_steps >= 1, max_length >= 16 and learning_rate > 0 are required")
         if self.tools_when_missing not in ("world", "none"):
             raise ConfigError("tools_when_missing must be 'world' or 'none'")
-        if self.experts == "nf4-grouped" and not self.gradient_checkpointing and self.device != "cpu":
+        if self.experts in ("nf4-grouped", "int8-grouped") and not self.gradient_checkpointing and self.device != "cpu":
             raise ConfigError(
-                "experts: nf4-grouped needs gradient_checkpointing: true (otherwise every layer keeps its "
+                f"experts: {self.experts} needs gradient_checkpointing: true (otherwise every layer keeps its "
                 "dequantised bf16 experts for backward, ~3 GB a layer)"
             )
 
