@@ -17,7 +17,7 @@ DEFAULT_REPORT_DIR = Path("reports/runs")
 # The ranges of the numeric options: argparse alone takes `nan`, `inf`, `-1` (and results.json then holds them).
 LIMITS: dict[str, tuple[float, float]] = {
     "epochs": (1, 1000), "temperature": (0.0, 2.0), "seed": (0, MAX_SEED), "max_tokens": (1, 1_000_000),
-    "max_connections": (1, 1024), "max_turns": (1, 1000), "max_retries": (0, 100),
+    "max_connections": (1, 1024), "max_turns": (1, 1000), "max_retries": (0, 100), "request_timeout": (1, 86400),
 }
 
 
@@ -98,7 +98,7 @@ def add_run_options(add: Callable[..., Any], prefix: str = "") -> None:
     add(f"--{prefix}max-retries", type=_int("max_retries"), default=6,
         help="retries of a failed request before its sample errors (default 6; an errored sample is retried once, "
         "then recorded incomplete)")
-    add(f"--{prefix}request-timeout", type=int, default=600,
+    add(f"--{prefix}request-timeout", type=_int("request_timeout"), default=600,
         help="seconds one model request may take, retries included (default 600); past it the sample is incomplete")
     add(f"--{prefix}cache", action="store_true", default=False,
         help="reuse model outputs, keyed on the adapter's sha256 (needs its files)")

@@ -25,7 +25,6 @@ elsewhere; 2 bad input or no GPU.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import statistics
@@ -33,9 +32,10 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
+from evals.cli_args import OneLineParser, int_in
+from evals.safe_io import InputError, check_output_file, write_text_atomic
 from training.config import ConfigError, TrainConfig, add_config_arguments, config_from_args
 from training.data import Example
 
@@ -386,9 +386,9 @@ def _examples_and_tokenizer(cfg: TrainConfig, progress: Any) -> tuple[list[Examp
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.dryrun", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m training.dryrun", description=__doc__.splitlines()[0])
     add_config_arguments(parser)
-    parser.add_argument("--steps", type=int, default=3, help="optimizer steps to time (default 3)")
+    parser.add_argument("--steps", type=int_in(1, 10_000), default=3, help="optimizer steps to time (default 3)")
     parser.add_argument("--gdn", choices=("auto", "torch"), default="auto",
                         help="Gated DeltaNet path: auto (fla when usable) or torch (the reference path)")
     parser.add_argument("--json", help="write the measurements to this file")
@@ -397,7 +397,9 @@ def main(argv: list[str] | None = None) -> int:
         cfg = config_from_args(args)
         if args.steps < 1:
             raise ConfigError("--steps must be >= 1")
-    except ConfigError as exc:
+        if args.json:
+            check_output_file(args.json, "--json")  # before minutes on the GPU, not after
+    except (ConfigError, InputError) as exc:
         print(f"dryrun: error: {exc}", file=sys.stderr)
         return 2
     from training.preflight import block_fla, block_unusable_fla, format_preflight, run_preflight
@@ -422,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
     result["preflight"] = pre.to_dict()
     print(format_dry_run(result))
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
+        write_text_atomic(args.json, json.dumps(result, indent=2, default=str) + "\n")
     return 0
 
 
