@@ -65,25 +65,23 @@ VOCAB = 151936
 
 
 def build_replica(out: Path, layers: int) -> dict[str, Any]:
-    """Random-init the replica on the GPU in bf16, save it (with the twin's tokenizer), free the GPU."""
+    """Random-init the replica on the GPU in bf16, save it (with Qwen3's tokenizer), free the GPU."""
     import torch
     from transformers import AutoModelForCausalLM
 
-    from serving.chat_format import END_OF_TEXT, IM_END
-    from serving.tiny_twin import TwinSizes, build_config, build_tokenizer
+    from serving.qwen_tokenizer import write_tokenizer
+    from serving.tiny_twin import TwinSizes, build_config
 
     start = time.time()
-    tokenizer = build_tokenizer(4096)
     sizes = TwinSizes(**{**REPLICA_SIZES, "layers": layers})
-    config = build_config(sizes, VOCAB, tokenizer.convert_tokens_to_ids(IM_END),
-                          tokenizer.convert_tokens_to_ids(END_OF_TEXT), "bfloat16")
+    config = build_config(sizes, VOCAB, dtype="bfloat16")
     torch.manual_seed(0)
     with torch.device("cuda"):
         model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
     params = sum(p.numel() for p in model.parameters())
     built = time.time()
     model.save_pretrained(out, max_shard_size="5GB")
-    tokenizer.save_pretrained(out)
+    write_tokenizer(out, model_max_length=REPLICA_SIZES["max_position_embeddings"])
     del model
     torch.cuda.empty_cache()
     size = sum(f.stat().st_size for f in out.iterdir() if f.is_file())
@@ -318,16 +316,13 @@ def project(worker_result: dict[str, Any], layers: int, lengths: list[int]) -> d
 
 
 def dataset_lengths(path: Path) -> tuple[list[int], str]:
-    """Token lengths of the training set (the twin's tokenizer: an upper bound for Qwen's 150k vocabulary)."""
-    from transformers import AutoTokenizer
-
-    from serving.tiny_twin import default_twin_dir
+    """Token lengths of the training set, as training renders it, with Qwen3's tokenizer."""
+    from serving.qwen_tokenizer import load_tokenizer
     from training.data import encode_dataset
 
     if not path.is_file():
         return [2048] * SEED_EXAMPLES, f"{path} missing: 2048 tokens per example assumed"
-    tok = AutoTokenizer.from_pretrained(default_twin_dir())
-    return [len(e.input_ids) for e in encode_dataset(tok, path)], f"{path}, tiny-twin tokenizer"
+    return [len(e.input_ids) for e in encode_dataset(load_tokenizer(), path)], f"{path}, Qwen3 tokenizer"
 
 
 def run(args: argparse.Namespace) -> int:

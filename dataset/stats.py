@@ -89,7 +89,7 @@ def markdown(stats: Stats, name: str, plot: str | None = None) -> str:
         out += [f"Rendered with the chat template and the tool specs ({stats.tokenizer} tokenizer): "
                 f"{_spread(stats.tokens)}; limit 4096.", ""]
     else:
-        out += ["Not measured (no tokenizer available).", ""]
+        out += ["Not measured (--no-tokens).", ""]
     out += ["## Recipes", "", "| recipe | examples |", "|---|---:|"]
     out += [f"| {r} | {n} |" for r, n in sorted(stats.recipes.items())]
     return "\n".join(out) + "\n"

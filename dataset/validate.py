@@ -12,7 +12,8 @@ Rules (each Problem carries its rule name):
   arguments       tool-call arguments are a JSON string holding an object
   unknown_tool    only tools of the line's `tools` (or the default surface) are called
   schema          arguments satisfy the tool's JSON schema
-  length          the conversation with its tools renders to fewer than 4096 tokens
+  length          the conversation with its tools renders to fewer than 4096 tokens (Qwen3's tokenizer
+                  and our chat template, or the --tokenizer directory's own)
   behaviour       every behaviour in meta.behaviours is a known eval whose grader passes
   hard_invariant  no hard-invariant grader fails
   contamination   no user message carries an eval scenario's request (dataset.decontam)

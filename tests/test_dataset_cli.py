@@ -122,17 +122,22 @@ def test_module_entry_point_without_traceback(tmp_path: Path):
     assert proc.stderr.strip().startswith("dataset: no such file") and "Traceback" not in proc.stderr
 
 
-def test_committed_dataset_validates_with_the_twin_tokenizer(capsys):
+def test_committed_dataset_validates_with_the_qwen3_tokenizer(capsys):
     code, out, err = run(capsys, "validate", str(REPO / "dataset" / "madcat-system.jsonl"))
     assert "warning" not in err, err
     assert code == 0, out
     assert "100 lines, 0 with problems" in out
 
 
-def test_an_explicit_tokenizer_directory_is_used(capsys, tmp_path: Path):
+def test_an_explicit_tokenizer_directory_is_used_and_the_twin_counts_as_qwen3(capsys, tmp_path: Path):
+    import re
+
     from serving.tiny_twin import default_twin_dir
 
     path = write(tmp_path / "one.jsonl", speak_line())
     code, out, _ = run(capsys, "validate", str(path), "--tokenizer", str(default_twin_dir()), "--max-tokens", "200")
     assert code == 1
     assert "line 1: is " in out and f"tokens long with the {default_twin_dir()} tokenizer (limit 200)" in out
+    twin_count = re.search(r"is (\d+) tokens long", out).group(1)
+    code, out, _ = run(capsys, "validate", str(path), "--max-tokens", "200")
+    assert code == 1 and f"is {twin_count} tokens long with the Qwen3 tokenizer (limit 200)" in out

@@ -58,7 +58,7 @@ def test_tiny_twin_config_is_what_worked_on_the_lent_gpu():
     assert config.served_name == "tiny-base"
     assert config.args["enforce-eager"] is True
     assert config.args["gdn-prefill-backend"] == "triton"
-    assert config.args["max-model-len"] == 2048
+    assert config.args["max-model-len"] == 4096
     assert config.args["gpu-memory-utilization"] == 0.3
     assert config.env["VLLM_USE_FLASHINFER_SAMPLER"] == "0"
 

@@ -151,3 +151,32 @@ def test_int8_experts_fit_an_h200_and_nf4_is_the_fix_for_smaller_gpus(capsys):
     rc = main(["--config", "training/configs/madcat.yaml", "--experts", "int8-grouped", "--gpu-memory-gb", "80"])
     out = capsys.readouterr().out
     assert rc == 1 and "experts: nf4-grouped" in out
+
+
+def test_estimate_is_at_the_longest_line_in_qwen3_tokens(capsys, tmp_path: Path):
+    from dataset.tokens import load_counter
+    from training.data import load_transcripts
+
+    longest = max(load_counter(None).count(t) for _, t in load_transcripts("dataset/madcat-system.jsonl"))
+    assert main(["--config", "training/configs/madcat.yaml", "--gpu-memory-gb", "141"]) == 0
+    out = capsys.readouterr().out
+    assert (f"dataset dataset/madcat-system.jsonl: 100 examples, longest {longest} tokens (Qwen3 tokenizer); "
+            f"estimate at {longest} tokens") in out
+    at_longest = run_preflight(TrainConfig(gpu_memory_gb=141))
+    at_limit = run_preflight(TrainConfig(gpu_memory_gb=141), count_dataset=False)
+    assert at_longest.tokens == longest < 4096 == at_limit.tokens
+    assert at_longest.estimate.total < at_limit.estimate.total
+    assert main(["--config", "training/configs/madcat.yaml", "--gpu-memory-gb", "141", "--max-length", "2048"]) == 0
+    assert "longer than max_length (truncated); estimate at 2048 tokens" in capsys.readouterr().out
+
+
+def test_a_model_directory_counts_with_its_own_tokenizer_and_a_missing_dataset_is_said(capsys, tmp_path: Path):
+    from serving.tiny_twin import default_twin_dir
+
+    twin = default_twin_dir()
+    assert main(["--config", "training/configs/tiny.yaml", "--model", str(twin)]) == 0
+    assert f"({twin} tokenizer)" in capsys.readouterr().out
+    missing = tmp_path / "none.jsonl"
+    assert main(["--config", "training/configs/madcat.yaml", "--gpu-memory-gb", "141", "--dataset", str(missing)]) == 0
+    out = capsys.readouterr().out
+    assert f"dataset {missing}: not counted (no such file); estimate at max_length 4096" in out

@@ -1,11 +1,14 @@
 """Will this training run fit, and will it be fast?  `python -m training.preflight --config FILE`.
 
-Reads only the model's config.json (no weights) and estimates peak GPU memory:
+Reads only the model's config.json (no weights) and the training set, whose token lengths it counts
+with the model directory's own tokenizer or, without one, Qwen3's (serving/qwen_tokenizer.py), and
+estimates peak GPU memory at the longest sequence training will see (the dataset's longest line, at
+most max_length; no packing):
 - weights: every module kind counted from the config; routed experts at 4-bit (nf4 + its block
   statistics) or bf16, the rest in the compute dtype;
 - LoRA: its parameters, gradients and Adam states (fp32: 16 bytes a parameter);
 - transient: one layer's dequantised experts (nf4-grouped, int8-grouped);
-- activations at max_length: with gradient checkpointing one saved hidden state per layer plus one
+- activations at that length: with gradient checkpointing one saved hidden state per layer plus one
   layer's worth while it is recomputed, the loss over the vocabulary, and allocator headroom.
 The activation terms are calibrated against the lent-H100 replica (reports/benchmarks/qlora.md).
 
@@ -20,6 +23,7 @@ Exit codes: 0 fits, 1 will not fit (the message says the fix), 2 bad input.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import sys
@@ -416,6 +420,53 @@ def gpu_budget(cfg: TrainConfig) -> tuple[float, str, tuple[int, int] | None]:
 
 
 @dataclass
+class DatasetLengths:
+    """The training set's token lengths as training renders them (chat template + tools)."""
+
+    path: str
+    tokenizer: str
+    examples: int = 0
+    longest: int = 0
+    over_max_length: int = 0
+    error: str | None = None  # why it was not counted (then the estimate is at max_length)
+
+
+def _tokenizer_dir(model: str) -> str | None:
+    """A local model directory with its own tokenizer, else None (Qwen3's tokenizer is used)."""
+    p = Path(model).expanduser()
+    return str(p) if (p / "tokenizer_config.json").is_file() or (p / "tokenizer.json").is_file() else None
+
+
+@functools.lru_cache(maxsize=8)
+def _count_dataset(path: str, stamp: tuple[int, int], tokenizer_dir: str | None, tools_when_missing: str
+                   ) -> tuple[str, list[int]]:
+    from dataset.tokens import load_counter
+    from training.data import load_transcripts
+
+    counter = load_counter(tokenizer_dir)
+    return counter.name, [counter.count(t, tools_when_missing) for _, t in load_transcripts(path)]
+
+
+def dataset_lengths(cfg: TrainConfig) -> DatasetLengths:
+    """Count cfg.dataset with the model's own tokenizer (a local model directory) or Qwen3's; never raises."""
+    tokenizer_dir = _tokenizer_dir(cfg.model)
+    name = tokenizer_dir or "Qwen3"
+    if not Path(cfg.dataset).is_file():
+        return DatasetLengths(path=cfg.dataset, tokenizer=name, error="no such file")
+    try:
+        stat = Path(cfg.dataset).stat()
+        name, lengths = _count_dataset(cfg.dataset, (stat.st_mtime_ns, stat.st_size), tokenizer_dir,
+                                       cfg.tools_when_missing)
+    except Exception as exc:  # noqa: BLE001 - a missing file, tokenizer or bad line: say why, estimate anyway
+        first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
+        return DatasetLengths(path=cfg.dataset, tokenizer=name, error=first)
+    if not lengths:
+        return DatasetLengths(path=cfg.dataset, tokenizer=name, error="no lines")
+    return DatasetLengths(path=cfg.dataset, tokenizer=name, examples=len(lengths), longest=max(lengths),
+                          over_max_length=sum(1 for n in lengths if n > cfg.max_length))
+
+
+@dataclass
 class Preflight:
     ok: bool
     message: str
@@ -423,10 +474,13 @@ class Preflight:
     kernels: KernelReport
     device: str
     config_source: str
+    dataset: DatasetLengths | None = None
+    tokens: int | None = None  # the sequence length the estimate is for
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "message": self.message, "device": self.device, "config_source": self.config_source,
-                "estimate": self.estimate.to_dict() if self.estimate else None, "kernels": self.kernels.to_dict()}
+                "estimate": self.estimate.to_dict() if self.estimate else None, "kernels": self.kernels.to_dict(),
+                "dataset": asdict(self.dataset) if self.dataset else None, "tokens": self.tokens}
 
 
 def _fixes(arch: Architecture, cfg: TrainConfig, budget: float, est: MemoryEstimate, gdn_fast: bool) -> list[str]:
@@ -448,7 +502,9 @@ def _fixes(arch: Architecture, cfg: TrainConfig, budget: float, est: MemoryEstim
     return fixes
 
 
-def run_preflight(cfg: TrainConfig, block_fla: bool = True) -> Preflight:
+def run_preflight(cfg: TrainConfig, block_fla: bool = True, count_dataset: bool = True) -> Preflight:
+    """The fit verdict at the longest training sequence: the dataset's longest line in tokens (no packing) when it
+    is shorter than max_length, else max_length."""
     raw, source = read_model_config(cfg.model)
     if raw.get("model_type") not in (None, "qwen3_next"):
         raise ConfigError(f"{source}: model_type {raw.get('model_type')!r}; the estimate knows Qwen3-Next only")
@@ -457,7 +513,9 @@ def run_preflight(cfg: TrainConfig, block_fla: bool = True) -> Preflight:
     kernels = gdn_kernels(capability, device)
     if block_fla:
         block_unusable_fla(kernels)
-    est = estimate_memory(arch, cfg, budget, gdn_fast=kernels.gdn_fast)
+    lengths = dataset_lengths(cfg) if count_dataset else None
+    tokens = min(cfg.max_length, lengths.longest) if lengths and lengths.longest else cfg.max_length
+    est = estimate_memory(arch, cfg, budget, tokens=tokens, gdn_fast=kernels.gdn_fast)
     if est.fits:
         ok = True
         message = (f"fits: about {est.total / GB:.1f} GB of {budget / GB:.1f} GB" if budget != float("inf")
@@ -466,12 +524,20 @@ def run_preflight(cfg: TrainConfig, block_fla: bool = True) -> Preflight:
         ok = False
         message = (f"will not fit: about {est.total / GB:.1f} GB needed, {budget / GB:.1f} GB available on {device}; "
                    f"fix: {'; or '.join(_fixes(arch, cfg, budget, est, kernels.gdn_fast))}")
-    return Preflight(ok=ok, message=message, estimate=est, kernels=kernels, device=device, config_source=source)
+    return Preflight(ok=ok, message=message, estimate=est, kernels=kernels, device=device, config_source=source,
+                     dataset=lengths, tokens=tokens)
 
 
 def format_preflight(p: Preflight) -> str:
     e = p.estimate
     lines = [f"preflight: model config from {p.config_source}; device: {p.device}"]
+    d = p.dataset
+    if d and d.error:
+        lines.append(f"  dataset {d.path}: not counted ({d.error}); estimate at max_length {p.tokens}")
+    elif d:
+        over = f"; {d.over_max_length} longer than max_length (truncated)" if d.over_max_length else ""
+        lines.append(f"  dataset {d.path}: {d.examples} examples, longest {d.longest} tokens ({d.tokenizer} tokenizer)"
+                     f"{over}; estimate at {p.tokens} tokens")
     if e:
         lines.append(
             f"  weights: dense {e.weights_dense / GB:.2f} GB + routed experts {e.weights_experts / GB:.2f} GB; LoRA {e.lora_parameters:,} params + Adam {e.lora_and_optimizer / GB:.2f} GB; "

@@ -115,6 +115,24 @@ def check_saved_adapter(output: Path, expected_modules: set[str], max_rank: int)
     return result
 
 
+def _score_only_loss_positions_on_cpu() -> None:
+    """trl's fused LM head projects only the positions that carry loss on CUDA, but every position on devices
+    without Triton (to keep tile shapes fixed for compilers). On a CPU, with Qwen3's 151,936-column head and the loss
+    on ~2% of the tiny twin's tokens, that full pass was most of a step: take the CUDA path's compact scoring there
+    too (the same maths; only the positions outside the loss are skipped). A no-op when trl lacks the switch."""
+    import trl.trainer.utils as trl_utils
+
+    decide = getattr(trl_utils, "_use_triton", None)
+    if decide is None or getattr(decide, "madcat_cpu_compact", False):
+        return
+
+    def compact(device: Any) -> bool:
+        return getattr(device, "type", None) == "cpu" or decide(device)
+
+    compact.madcat_cpu_compact = True  # type: ignore[attr-defined]
+    trl_utils._use_triton = compact
+
+
 def train(cfg: TrainConfig) -> dict[str, Any]:
     """Run the whole pipeline; returns the manifest. Raises ConfigError/DataError/... on failure."""
     started = now()
@@ -164,6 +182,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
 
     from trl import SFTTrainer
 
+    if device.type == "cpu":
+        _score_only_loss_positions_on_cpu()
     with tempfile.TemporaryDirectory(prefix="madcat-trainer-") as work:
         trainer = SFTTrainer(
             model=peft_model,

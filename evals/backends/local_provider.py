@@ -143,9 +143,13 @@ _loaded_lock = threading.Lock()
 def resolve_model_dir(name: str) -> Path:
     """A provider model name -> a transformers model directory (the twin for "twin" or "")."""
     if name.strip() in ("", *DEFAULT_MODEL_NAMES):
+        from serving.qwen_tokenizer import QwenTokenizerUnavailable
         from serving.tiny_twin import default_twin_dir
 
-        return default_twin_dir()
+        try:
+            return default_twin_dir()
+        except QwenTokenizerUnavailable as exc:  # the twin ships Qwen3's tokenizer files
+            raise LocalModelError(f"cannot build the tiny twin: {exc}") from None
     path = Path(name).expanduser()
     if not path.is_dir():
         raise LocalModelError(f"model directory not found: {path}")
