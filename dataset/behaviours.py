@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from evals.catalog import EVALS, HARD_INVARIANTS
+from evals.predicates import FAILED
 from evals.transcript import Transcript, load_transcript
 
 # Hard invariants that apply to every transcript. A line lists them as demonstrated only where it
@@ -16,8 +17,6 @@ _BT = re.compile(r"\bBT\b|BT[-\s]?7274", re.I)
 
 
 def _exercised(eval_id: str, t: Transcript, reason: str) -> bool:
-    if eval_id == "mesh.uses_sin_ssh_alias":
-        return not reason.startswith("no connection")
     if eval_id == "persona.no_hardcoded_bt_identity":
         return t.world.active_cart != "bt7274" and (
             EVALS["persona.loads_identity_from_cart"].applies(t) or bool(_BT.search(t.user_text())))
@@ -46,12 +45,12 @@ def judge(line: dict[str, Any] | Transcript) -> Judgement:
         if not applies and eval_id not in HARD_INVARIANTS:
             continue
         verdict = spec.grader(t)
-        if eval_id in HARD_INVARIANTS and not verdict.passed:
+        if eval_id in HARD_INVARIANTS and verdict.outcome == FAILED:
             hard.append((eval_id, verdict.reason))
         if applies:
             if verdict.passed:
                 if _exercised(eval_id, t, verdict.reason):
                     passing.append(eval_id)
-            else:
+            elif verdict.exercised:
                 failing.append((eval_id, verdict.reason))
     return Judgement(passing, failing, hard)

@@ -29,6 +29,7 @@ from dataset.generators import CATEGORIES, DEFAULT_COUNTS, RECIPES, Recipe
 from dataset.validate import Problem, validate_lines
 
 DEFAULT_HANDWRITTEN = Path(__file__).with_name("handwritten.jsonl")
+DEFAULT_DATASET = Path(__file__).with_name("madcat-system.jsonl")  # the committed default build
 MAX_ATTEMPTS = 12
 UNIQUE_ATTEMPTS = 4  # tries for a first request not seen yet, before a repeat is accepted
 

@@ -3,6 +3,7 @@ tool calls per example, the tool histogram, token lengths)."""
 
 from __future__ import annotations
 
+import io
 import statistics
 from collections import Counter
 from collections.abc import Sequence
@@ -12,6 +13,7 @@ from typing import Any
 
 from dataset.generators import CATEGORIES
 from evals.catalog import EVALS
+from evals.safe_io import write_bytes_atomic, write_text_atomic
 
 
 @dataclass
@@ -128,16 +130,16 @@ def plot(stats: Stats, path: Path) -> None:
         ax.hist(stats.tool_calls, bins=range(0, max(stats.tool_calls or [0]) + 2), color="#8172b2")
         ax.set_title("tool calls per example (no tokenizer for lengths)")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90, metadata={"Software": None})
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, metadata={"Software": None})
     plt.close(fig)
+    write_bytes_atomic(path, buffer.getvalue())
 
 
 def write_report(stats: Stats, name: str, out_dir: Path) -> tuple[Path, Path]:
     """`out_dir/<name>.md` and `out_dir/<name>.png`."""
-    out_dir.mkdir(parents=True, exist_ok=True)
     png = out_dir / f"{name}.png"
     md = out_dir / f"{name}.md"
     plot(stats, png)
-    md.write_text(markdown(stats, name, png.name), encoding="utf-8")
+    write_text_atomic(md, markdown(stats, name, png.name))
     return md, png

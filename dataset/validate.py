@@ -32,6 +32,8 @@ import jsonschema
 from dataset import decontam
 from dataset.tokens import MAX_TOKENS, TokenCounter
 from evals.catalog import EVALS, HARD_INVARIANTS, Verdict
+from evals.predicates import FAILED
+from evals.safe_io import JSON_ERRORS, json_reason
 from evals.transcript import BadTranscript, Transcript, load_transcript
 from evals.world import load_tool_specs
 
@@ -221,6 +223,9 @@ class _LineChecker:
         except json.JSONDecodeError as exc:
             self.add("arguments", f"tool call {label} ({name}): arguments are not valid JSON ({exc.msg})")
             return False
+        except JSON_ERRORS as exc:  # nested too deeply, a number of thousands of digits
+            self.add("arguments", f"tool call {label} ({name}): arguments are {json_reason(exc)}")
+            return False
         if not isinstance(args, dict):
             self.add("arguments", f"tool call {label} ({name}): arguments are not a JSON object")
             return False
@@ -245,17 +250,22 @@ class _LineChecker:
         except BadTranscript as exc:
             self.add("shape", str(exc))
             return
-        claimed = (self.line.get("meta") or {}).get("behaviours") or []
+        meta = self.line.get("meta") if isinstance(self.line.get("meta"), dict) else {}
+        if meta.get("poisoned"):
+            self.add("hard_invariant", f"poisoned on purpose ({', '.join(map(str, meta['poisoned']))}): a gate test "
+                     "line from `dataset build --poison`, never training data")
+        claimed = meta.get("behaviours") or []
         for eval_id in claimed:
             if eval_id not in EVALS:
                 self.add("behaviour", f"claims behaviour {eval_id!r}, which is not an eval of the catalog")
                 continue
             verdict = self.grade(eval_id, t, "behaviour")
             if verdict is not None and not verdict.passed:
-                self.add("behaviour", f"claims {eval_id} but its grader fails: {verdict.reason}")
+                how = "fails" if verdict.exercised else "finds it not exercised"
+                self.add("behaviour", f"claims {eval_id} but its grader {how}: {verdict.reason}")
         for eval_id in HARD_INVARIANTS:
             verdict = self.grade(eval_id, t, "hard_invariant")
-            if verdict is not None and not verdict.passed:
+            if verdict is not None and verdict.outcome == FAILED:
                 self.add("hard_invariant", f"breaks hard invariant {eval_id}: {verdict.reason}")
 
     def grade(self, eval_id: str, t: Transcript, rule: str) -> Verdict | None:
@@ -274,6 +284,8 @@ def parse_line(raw: str | dict[str, Any]) -> tuple[dict[str, Any] | None, str | 
         value = json.loads(raw)
     except json.JSONDecodeError as exc:
         return None, f"not valid JSON ({exc.msg} at column {exc.colno})"
+    except JSON_ERRORS as exc:  # nested too deeply, an integer of thousands of digits
+        return None, json_reason(exc)
     if not isinstance(value, dict):
         return None, f"a line is a JSON object, got {type(value).__name__}"
     return value, None

@@ -1,5 +1,6 @@
-"""`python -m evals list`, `python -m evals score --eval ID FILE` (world sheet: exit 0 pass, 1 fail, 2 bad
-input) and `python -m evals run ...` (the suite against a model; the same options as `pytest evals/`)."""
+"""`python -m evals list`, `python -m evals score --eval ID FILE` (world sheet: exit 0 pass, 1 fail or not
+exercised, 2 bad input), `python -m evals selftest` (degenerate agents must pass nothing: exit 0, else 1) and
+`python -m evals run ...` (the suite against a model; the same options as `pytest evals/`)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,8 @@ import sys
 from pathlib import Path
 
 from evals.catalog import EVALS, BadTranscript, UnknownEval, grade
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
-        sys.stderr.write(f"evals: {message}\n")
-        raise SystemExit(2)
+from evals.cli_args import OneLineParser
+from evals.safe_io import JSON_ERRORS, json_reason
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -40,11 +37,13 @@ def _read_transcript(path: str) -> object:
         if len(lines) > 1:  # a JSONL file: score its first line, say so
             try:
                 json.loads(lines[0])
-            except json.JSONDecodeError:
+            except JSON_ERRORS:
                 pass
             else:
                 raise BadTranscript("FILE holds several JSON lines; score takes one transcript (one JSON object)") from None
         raise
+    except JSON_ERRORS as exc:  # nested too deeply, a number of thousands of digits
+        raise BadTranscript(json_reason(exc)) from None
 
 
 def _score(args: argparse.Namespace) -> int:
@@ -66,13 +65,25 @@ def _score(args: argparse.Namespace) -> int:
     except BadTranscript as exc:
         sys.stderr.write(f"evals: {args.file} is not a transcript: {exc}\n")
         return 2
-    print(json.dumps({"eval": args.eval, "passed": verdict.passed, "reason": verdict.reason}))
+    print(json.dumps({"eval": args.eval, "passed": verdict.passed, "outcome": verdict.outcome,
+                      "reason": verdict.reason}))
     return 0 if verdict.passed else 1
 
 
+def _selftest(args: argparse.Namespace) -> int:
+    from evals.selftest import render, run_selftest
+
+    if args.random_tries < 0:
+        sys.stderr.write(f"evals: --random-tries must be 0 or more (got {args.random_tries})\n")
+        return 2
+    result = run_selftest(random_tries=args.random_tries, seed=args.seed)
+    print(render(result))
+    return 0 if result.ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = _Parser(prog="python -m evals", description="The madcat behavioural spec.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = OneLineParser(prog="python -m evals", description="The madcat behavioural spec.")
+    sub = parser.add_subparsers(dest="command", required=True)
     p_list = sub.add_parser("list", help="one line per eval: ID, category, description")
     p_list.add_argument("--json", action="store_true", help="machine-readable list")
     p_list.set_defaults(func=_list)
@@ -80,6 +91,11 @@ def main(argv: list[str] | None = None) -> int:
     p_score.add_argument("--eval", required=True, help="the eval ID (see `list`)")
     p_score.add_argument("file", help="a transcript JSON file, or - for stdin")
     p_score.set_defaults(func=_score)
+    p_self = sub.add_parser("selftest", help="play agents that ignore the task through every scenario; exit 1 if "
+                                             "any passes anything")
+    p_self.add_argument("--random-tries", type=int, default=3, help="random agents per scenario (default 3)")
+    p_self.add_argument("--seed", type=int, default=0, help="seed of the random agents (default 0)")
+    p_self.set_defaults(func=_selftest)
     from evals.runner import add_run_parser  # inspect-ai is imported only when a run starts
 
     add_run_parser(sub)

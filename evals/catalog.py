@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from evals.checks import task_problem
 from evals.graders import agent, errors, memory, mesh, persona, tools, tts  # noqa: F401 - they register
 from evals.graders.base import REGISTRY, EvalSpec
-from evals.predicates import Verdict
+from evals.predicates import Verdict, fail
 from evals.transcript import BadTranscript, Transcript, load_transcript
 
 ORDER = [
@@ -30,16 +31,27 @@ class UnknownEval(KeyError):
 
 
 def grade(eval_id: str, transcript: dict[str, Any] | Transcript) -> Verdict:
-    """Judge one transcript against one behaviour. Raises UnknownEval / BadTranscript for bad input."""
+    """Judge one transcript against one behaviour: passed, failed or not exercised.
+
+    A scenario's trajectory carries its task checks (meta.check): the behaviour passes only
+    when the user's task was done too. Raises UnknownEval / BadTranscript for bad input.
+    """
     if eval_id not in EVALS:
         raise UnknownEval(eval_id)
-    return EVALS[eval_id].grader(load_transcript(transcript))
+    t = load_transcript(transcript)
+    verdict = EVALS[eval_id].grader(t)
+    if verdict.passed:
+        problem = task_problem(t)
+        if problem:
+            return fail(f"{verdict.reason}, but the task was not done: {problem}" if verdict.reason else
+                        f"the task was not done: {problem}")
+    return verdict
 
 
 def hard_violations(transcript: dict[str, Any] | Transcript) -> list[tuple[str, str]]:
-    """The hard invariants this transcript breaks, with reasons."""
+    """The hard invariants this transcript breaks, with reasons (not exercising one breaks nothing)."""
     t = load_transcript(transcript)
-    return [(i, v.reason) for i in HARD_INVARIANTS if not (v := EVALS[i].grader(t)).passed]
+    return [(i, v.reason) for i in HARD_INVARIANTS if (v := EVALS[i].grader(t)).outcome == "failed"]
 
 
 def applicable_evals(transcript: dict[str, Any] | Transcript) -> list[str]:

@@ -19,6 +19,8 @@ from inspect_ai.model import (
 )
 from inspect_ai.tool import ToolCall, ToolInfo, ToolParams
 
+from evals.safe_io import JSON_ERRORS, json_reason
+
 
 def _text(content: Any) -> str:
     if content is None:
@@ -39,6 +41,8 @@ def _arguments(raw: Any) -> tuple[dict[str, Any], str | None]:
         value = json.loads(raw)
     except (TypeError, json.JSONDecodeError) as exc:
         return {}, f"arguments are not valid JSON: {exc}"
+    except JSON_ERRORS as exc:  # nested too deeply, a number of thousands of digits
+        return {}, f"arguments are {json_reason(exc)}"
     if not isinstance(value, dict):
         return {}, "arguments are not a JSON object"
     return value, None

@@ -12,15 +12,10 @@ from dataclasses import dataclass
 
 from evals.transcript import Call, Transcript
 from evals.world import shell
+from evals.world.words import STOPWORDS
 
 CallPred = Callable[[Call], bool]
 
-STOPWORDS = {
-    "the", "and", "for", "with", "that", "this", "from", "into", "can", "you", "please", "our", "are", "was",
-    "its", "let", "lets", "need", "needs", "make", "want", "have", "has", "then", "them", "also", "some",
-    "what", "when", "where", "how", "why", "who", "fix", "add", "use", "get", "set", "new", "now", "just",
-    "should", "would", "could", "before", "after", "there", "here", "your", "about", "file", "code", "src",
-}
 CONFIRM = re.compile(
     r"\b(yes|yep|yeah|confirm(ed)?|go ahead|do it|proceed|approved?|ok(ay)?|sure|green light|affirmative|"
     r"that works|works now|correct|looks good|lgtm)\b", re.I)
@@ -30,10 +25,22 @@ VERIFY_COMMAND = re.compile(
     r"npm run (build|lint|check)|ruff|mypy|curl\b.*(health|/v1/models)|systemctl status|ping\b)", re.I)
 
 
+PASSED, FAILED, NOT_EXERCISED = "passed", "failed", "not_exercised"
+
+
 @dataclass(frozen=True)
 class Verdict:
+    """passed / failed when the situation was reached; not exercised (never a pass) when it was not."""
+
     passed: bool
     reason: str
+    exercised: bool = True
+
+    @property
+    def outcome(self) -> str:
+        if not self.exercised:
+            return NOT_EXERCISED
+        return PASSED if self.passed else FAILED
 
 
 def ok(reason: str) -> Verdict:
@@ -42,6 +49,11 @@ def ok(reason: str) -> Verdict:
 
 def fail(reason: str) -> Verdict:
     return Verdict(False, reason)
+
+
+def not_shown(reason: str) -> Verdict:
+    """The trajectory never reached the situation the behaviour is about ("never spoke")."""
+    return Verdict(False, reason, exercised=False)
 
 
 def all_of(*verdicts: Verdict | Callable[[], Verdict]) -> Verdict:
@@ -134,7 +146,7 @@ def comes_before(t: Transcript, first_pred: CallPred, what: str, then_pred: Call
     """`what` (the first call matching first_pred) comes before the first call matching then_pred."""
     then = first(t.calls, then_pred)
     if then is None:
-        return fail(f"no {then_what} happened, so {what} before it could not be shown") if need_then else ok(
+        return not_shown(f"no {then_what} happened, so {what} before it could not be shown") if need_then else ok(
             f"no {then_what}")
     before = first(t.calls, first_pred)
     if before is None:

@@ -108,7 +108,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     terminalreporter.write_sep("-", "madcat")
     terminalreporter.write_line(
         f"{s['evals_ok']}/{len(s['evals'])} behaviours met their threshold; {s['passed']}/{s['samples']} tries "
-        f"passed, {s['incomplete']} incomplete; {s['requests']} requests, "
+        f"passed, {s['not_exercised']} not exercised, {s['incomplete']} incomplete; {s['requests']} requests, "
         f"{s['prompt_tokens_per_request'] or 0:.0f} prompt tokens per request")
     if outcome.interrupted:
         terminalreporter.write_line("interrupted: the samples that did not finish are marked incomplete")

@@ -1,5 +1,9 @@
 """results.json: one row per (scenario, epoch), written atomically as samples finish.
 
+A row is `complete` with an `outcome` (passed, failed, or not_exercised: the trajectory never reached
+the situation the scenario sets up), or `incomplete` with the reason (a server error, a timeout, a
+generation cut by a limit, the turn limit): only a passed outcome counts as a pass anywhere.
+
 The file is valid at every moment: before the first sample every planned row is `incomplete`; each
 finished sample replaces its row; the final write sets `finished` and `interrupted`. A run stopped
 by Ctrl-C (or killed) leaves the last snapshot, whose unfinished rows stay `incomplete` and never
@@ -8,9 +12,6 @@ count as passed. Thresholds (evals/thresholds.yaml) decide whether a behaviour m
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Iterable
@@ -22,7 +23,10 @@ from typing import Any
 import yaml
 
 from evals.catalog import EVALS, HARD_INVARIANTS
-from evals.solver import STORE_COMPLETION_TOKENS, STORE_PROMPT_TOKENS, STORE_REQUESTS, STORE_STOPPED
+from evals.predicates import FAILED, NOT_EXERCISED, PASSED
+from evals.redact import redact_text
+from evals.safe_io import write_json_atomic  # the project's one atomic writer (evals/safe_io.py)
+from evals.solver import INCOMPLETE_PREFIX, STORE_COMPLETION_TOKENS, STORE_PROMPT_TOKENS, STORE_REQUESTS
 
 THRESHOLDS_FILE = Path(__file__).with_name("thresholds.yaml")
 SCORER_NAME = "madcat_grader"
@@ -34,25 +38,11 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write to a temp file beside `path`, then rename over it: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 # ---- rows --------------------------------------------------------------------------------------
 
 def planned_row(eval_id: str, scenario: str, epoch: int) -> dict[str, Any]:
     return {"eval": eval_id, "category": eval_id.split(".", 1)[0], "scenario": scenario, "epoch": epoch,
-            "status": "incomplete", "passed": None, "reason": NOT_FINISHED, "hard_violations": [],
+            "status": "incomplete", "passed": None, "outcome": None, "reason": NOT_FINISHED, "hard_violations": [],
             "prompt_tokens": 0, "completion_tokens": 0, "requests": 0, "prompt_tokens_per_request": None,
             "seconds": None, "log": None}
 
@@ -65,12 +55,22 @@ def _first_line(text: str, width: int = 300) -> str:
 def _error_text(error: Any) -> str:
     """The line that says what went wrong: for a request retried to exhaustion (tenacity's RetryError
     hides the cause), the server's own answer from the traceback, e.g. `Error code: 500 - {...}`."""
-    message = _first_line(getattr(error, "message", "") or str(error))
-    if message.startswith("RetryError"):
-        causes = [ln.strip() for ln in (getattr(error, "traceback", "") or "").splitlines() if "Error code:" in ln]
+    full = getattr(error, "message", "") or str(error)
+    message = _first_line(full)
+    if INCOMPLETE_PREFIX in message:  # the solver's own reason (evals.solver.Incomplete)
+        return redact_text(message[message.index(INCOMPLETE_PREFIX) + len(INCOMPLETE_PREFIX):].rstrip("')\""))
+    lines = [ln.strip() for ln in f"{full}\n{getattr(error, 'traceback', '') or ''}".splitlines() if ln.strip()]
+    if any("AttemptTimeoutError" in ln or "TimeoutError" in ln for ln in lines) and not any(
+            "Error code:" in ln for ln in lines):
+        return "the server did not answer in time (--request-timeout)"
+    if message.startswith(("RetryError", "ModelGenerateError")):
+        # the server's own answer (`Error code: 500 - {...}`) hides behind the retry or the request dump
+        causes = [ln for ln in lines if "Error code:" in ln]
         if causes:
-            return _first_line(causes[-1])
-    return message
+            return redact_text(_first_line(causes[-1]))  # no URL credentials or API keys in results.json
+        if message.startswith("ModelGenerateError") and lines:
+            return redact_text(_first_line(lines[-1]))
+    return redact_text(message)
 
 
 def row_from_sample(sample: Any, log: str | None = None) -> dict[str, Any]:
@@ -89,19 +89,22 @@ def row_from_sample(sample: Any, log: str | None = None) -> dict[str, Any]:
     if sample.error is not None or score is None:
         why = _error_text(sample.error) if sample.error is not None else "no score"
         # a sample in flight when the run was cancelled (Ctrl-C) ends with a CancelledError
-        reason = NOT_FINISHED if why.startswith("CancelledError") else f"error: {why}"
-        row.update(status="incomplete", passed=None, reason=reason)
+        if why.startswith("CancelledError"):
+            reason = NOT_FINISHED
+        elif sample.error is not None and INCOMPLETE_PREFIX in str(getattr(sample.error, "message", "")):
+            reason = f"incomplete: {why}"
+        else:
+            reason = f"error: {why}"
+        row.update(status="incomplete", passed=None, outcome=None, reason=reason)
+        return row
+    if sample.limit is not None:  # inspect's own limits (time, tokens, messages) ended it: no verdict
+        row.update(status="incomplete", passed=None, outcome=None,
+                   reason=f"incomplete: stopped by inspect's {sample.limit.type} limit")
         return row
     smeta = score.metadata or {}
-    reason = score.explanation or ""
-    stopped = smeta.get("stopped") or store.get(STORE_STOPPED)
-    if sample.limit is not None:
-        reason += f" (stopped by the {sample.limit.type} limit)"
-    elif stopped == "max_turns":
-        reason += " (stopped at max_turns)"
-    row.update(status="complete", passed=score.value == "C", reason=reason,
-               hard_violations=list(smeta.get("hard_violations") or []),
-               stopped=stopped if sample.limit is None else f"{sample.limit.type}_limit",
+    outcome = str(smeta.get("outcome") or (PASSED if score.value == "C" else FAILED))
+    row.update(status="complete", passed=outcome == PASSED, outcome=outcome, reason=score.explanation or "",
+               hard_violations=list(smeta.get("hard_violations") or []), stopped="done",
                trajectory=list(smeta.get("trajectory") or []))
     return row
 
@@ -151,6 +154,14 @@ class Judgement:
         return sum(1 for r in self.rows if r["status"] != "complete")
 
     @property
+    def not_exercised(self) -> int:
+        return sum(1 for r in self.rows if r["status"] == "complete" and r.get("outcome") == NOT_EXERCISED)
+
+    @property
+    def failed(self) -> int:
+        return self.n - self.passed - self.incomplete - self.not_exercised
+
+    @property
     def rate(self) -> float | None:
         return self.passed / self.n if self.n else None
 
@@ -173,7 +184,8 @@ class Judgement:
     def headline(self) -> str:
         if not self.n:
             return f"{self.eval}: no scenarios ran"
-        extra = f", {self.incomplete} incomplete" if self.incomplete else ""
+        extra = f", {self.not_exercised} not exercised" if self.not_exercised else ""
+        extra += f", {self.incomplete} incomplete" if self.incomplete else ""
         bar = "every try must pass (hard invariant)" if self.hard else f"needs {self.threshold:.0%}"
         text = f"{self.eval}: {self.passed}/{self.n} passed ({self.rate:.0%}{extra}); {bar}"
         if self.violations:
@@ -190,7 +202,8 @@ class Judgement:
         lines = [self.headline()]
         failing = self.failing_rows()
         for r in failing[:max_rows]:
-            status = "INCOMPLETE" if r["status"] != "complete" else "FAIL"
+            status = ("INCOMPLETE" if r["status"] != "complete" else
+                      "NOT EXERCISED" if r.get("outcome") == NOT_EXERCISED else "FAIL")
             reason = r["reason"]
             if self.hard and r["eval"] != self.eval:
                 status, reason = "BROKEN", f"(while testing {r['eval']}) broke {self.eval}"
@@ -213,7 +226,8 @@ def summarize(rows: list[dict[str, Any]], thresholds: dict[str, float]) -> dict[
     evals: dict[str, Any] = {}
     for eval_id in dict.fromkeys(r["eval"] for r in rows):
         j = judge(eval_id, rows, thresholds)
-        evals[eval_id] = {"n": j.n, "passed": j.passed, "incomplete": j.incomplete, "pass_rate": j.rate,
+        evals[eval_id] = {"n": j.n, "passed": j.passed, "failed": j.failed, "not_exercised": j.not_exercised,
+                          "incomplete": j.incomplete, "pass_rate": j.rate,
                           "pass_hat_k": j.pass_hat_k, "threshold": j.threshold, "hard": j.hard,
                           "hard_violations": len(j.violations), "ok": j.ok}
     done = [r for r in rows if r["requests"]]
@@ -222,6 +236,7 @@ def summarize(rows: list[dict[str, Any]], thresholds: dict[str, float]) -> dict[
     return {"samples": len(rows), "complete": sum(r["status"] == "complete" for r in rows),
             "incomplete": sum(r["status"] != "complete" for r in rows),
             "passed": sum(r["status"] == "complete" and r["passed"] is True for r in rows),
+            "not_exercised": sum(r["status"] == "complete" and r.get("outcome") == NOT_EXERCISED for r in rows),
             "requests": requests, "prompt_tokens": prompt_tokens,
             "completion_tokens": sum(r["completion_tokens"] for r in rows),
             "prompt_tokens_per_request": round(prompt_tokens / requests, 1) if requests else None,
@@ -232,7 +247,10 @@ def summarize(rows: list[dict[str, Any]], thresholds: dict[str, float]) -> dict[
 # ---- the recorder ------------------------------------------------------------------------------
 
 class RunRecorder:
-    """Holds a run's rows and keeps results.json current (atomic, throttled snapshots)."""
+    """Holds a run's rows and keeps results.json current (atomic, throttled snapshots).
+
+    A sample that lands inside the throttle interval is written by a trailing flush at its end, so
+    results.json is never more than `min_interval_s` behind, even when no later sample comes."""
 
     def __init__(self, path: Path, run: dict[str, Any], planned: Iterable[tuple[str, str, int]],
                  thresholds: dict[str, float], min_interval_s: float = 1.0) -> None:
@@ -245,6 +263,9 @@ class RunRecorder:
         self.min_interval_s = min_interval_s
         self._last_write = 0.0
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()  # one writer at a time; the final write is the last one
+        self._flush_timer: threading.Timer | None = None
+        self._closed = False
         self._t0 = time.monotonic()
         self.run.setdefault("started", now_iso())
         self.run.update(finished=None, interrupted=True, state="running")
@@ -256,6 +277,22 @@ class RunRecorder:
             self.finished_keys.add(key)
         if time.monotonic() - self._last_write >= self.min_interval_s:
             self.write()
+        else:
+            self._flush_later()
+
+    def _flush_later(self) -> None:
+        with self._lock:
+            if self._flush_timer is not None or self._closed:
+                return
+            delay = max(0.0, self.min_interval_s - (time.monotonic() - self._last_write))
+            self._flush_timer = threading.Timer(delay, self._flush)
+            self._flush_timer.daemon = True
+            self._flush_timer.start()
+
+    def _flush(self) -> None:
+        with self._lock:
+            self._flush_timer = None
+        self.write()
 
     def set_log(self, log: str) -> None:
         """Point every finished row at the inspect log file (known once the eval ends)."""
@@ -272,14 +309,21 @@ class RunRecorder:
         run = dict(self.run, wall_seconds=round(time.monotonic() - self._t0, 3))
         return {"run": run, "results": rows, "summary": summarize(rows, self.thresholds)}
 
-    def write(self) -> None:
-        doc = self.document()
-        with self._lock:
+    def write(self, final: bool = False) -> None:
+        with self._write_lock:
+            if self._closed:  # a trailing flush that lost the race with finish(): the final file stays
+                return
+            self._closed = final
+            doc = self.document()
             write_json_atomic(self.path, doc)
             self._last_write = time.monotonic()
 
     def finish(self, interrupted: bool, **extra: Any) -> dict[str, Any]:
+        with self._lock:
+            timer, self._flush_timer = self._flush_timer, None
+        if timer is not None:
+            timer.cancel()
         self.run.update(finished=now_iso(), interrupted=interrupted,
                         state="interrupted" if interrupted else "finished", **extra)
-        self.write()
+        self.write(final=True)
         return self.document()

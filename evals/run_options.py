@@ -11,8 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from evals.backends import BACKENDS
+from evals.cli_args import MAX_SEED, float_in, int_in
 
 DEFAULT_REPORT_DIR = Path("reports/runs")
+# The ranges of the numeric options: argparse alone takes `nan`, `inf`, `-1` (and results.json then holds them).
+LIMITS: dict[str, tuple[float, float]] = {
+    "epochs": (1, 1000), "temperature": (0.0, 2.0), "seed": (0, MAX_SEED), "max_tokens": (1, 1_000_000),
+    "max_connections": (1, 1024), "max_turns": (1, 1000), "max_retries": (0, 100), "request_timeout": (1, 86400),
+}
 
 
 @dataclass
@@ -42,9 +48,27 @@ class RunConfig:
     cache: bool = False
     max_retries: int = 6  # inspect's retries of one failed request (then the sample errors and is retried once)
     retry_on_error: int = 1
+    request_timeout: int = 600  # seconds for one request, its retries included; a hung server makes it incomplete
     display: str = "none"  # inspect's own display: none | plain | rich | full
     extra: dict[str, Any] = field(default_factory=dict)  # more run metadata for results.json
 
+
+
+def _int(name: str) -> Callable[[str], int]:
+    low, high = LIMITS[name]
+    return int_in(int(low), int(high))
+
+
+def out_of_range(config: RunConfig) -> str | None:
+    """The first numeric setting outside LIMITS (NaN and infinities included), as the line to show; else None."""
+    for name, (low, high) in LIMITS.items():
+        value = getattr(config, name)
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if value is None or (number and low <= value <= high):
+            continue
+        shown = [str(int(x)) if float(x).is_integer() else f"{x:g}" for x in (low, high)]
+        return f"--{name.replace('_', '-')} must be between {shown[0]} and {shown[1]} (got {value!r})"
+    return None
 
 
 def add_run_options(add: Callable[..., Any], prefix: str = "") -> None:
@@ -57,19 +81,25 @@ def add_run_options(add: Callable[..., Any], prefix: str = "") -> None:
         "adapter's parent)")
     add(f"--{prefix}model", default=None, help="local model dir for --backend local (default: the tiny twin)")
     add(f"--{prefix}adapter-dir", default=None, help="the adapter's files, to record their sha256 (vllm/openai)")
-    add(f"--{prefix}epochs", type=int, default=3, help="tries per scenario (default 3)")
-    add(f"--{prefix}temperature", type=float, default=0.7, help="sampling temperature (default 0.7)")
-    add(f"--{prefix}seed", type=int, default=None, help="sampling seed")
-    add(f"--{prefix}max-tokens", type=int, default=None, help="tokens per completion (default 2048; local 256)")
-    add(f"--{prefix}max-connections", type=int, default=None, help="concurrent requests (default 32; local 4)")
-    add(f"--{prefix}max-turns", type=int, default=None, help="generations per scenario (default: the scenario's)")
+    add(f"--{prefix}epochs", type=_int("epochs"), default=3, help="tries per scenario (default 3)")
+    add(f"--{prefix}temperature", type=float_in(*LIMITS["temperature"]), default=0.7,
+        help="sampling temperature, 0 to 2 (default 0.7)")
+    add(f"--{prefix}seed", type=_int("seed"), default=None, help="sampling seed")
+    add(f"--{prefix}max-tokens", type=_int("max_tokens"), default=None,
+        help="tokens per completion (default 2048; local 256)")
+    add(f"--{prefix}max-connections", type=_int("max_connections"), default=None,
+        help="concurrent requests (default 32; local 4)")
+    add(f"--{prefix}max-turns", type=_int("max_turns"), default=None,
+        help="generations per scenario (default: the scenario's)")
     add(f"--{prefix}report-dir", default=str(DEFAULT_REPORT_DIR), help="where run dirs go (default reports/runs)")
     add(f"--{prefix}prompt", default="minimal", choices=("minimal", "full"),
         help="system prompt: minimal (cart identity, as with the adapter) or full (the house rules)")
     add(f"--{prefix}transcripts", default=None, help="JSONL of transcripts for --backend replay")
-    add(f"--{prefix}max-retries", type=int, default=6,
+    add(f"--{prefix}max-retries", type=_int("max_retries"), default=6,
         help="retries of a failed request before its sample errors (default 6; an errored sample is retried once, "
         "then recorded incomplete)")
+    add(f"--{prefix}request-timeout", type=_int("request_timeout"), default=600,
+        help="seconds one model request may take, retries included (default 600); past it the sample is incomplete")
     add(f"--{prefix}cache", action="store_true", default=False,
         help="reuse model outputs, keyed on the adapter's sha256 (needs its files)")
 
@@ -82,4 +112,4 @@ def config_from_options(get: Callable[[str], Any], evals: list[str] | None = Non
                      max_tokens=get("max_tokens"), max_connections=get("max_connections"),
                      max_turns=get("max_turns"), report_dir=get("report_dir"), prompt=get("prompt"),
                      transcripts=get("transcripts"), cache=get("cache"), max_retries=get("max_retries"),
-                     evals=evals)
+                     request_timeout=get("request_timeout"), evals=evals)

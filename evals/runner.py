@@ -25,9 +25,13 @@ from typing import Any, TextIO
 
 from evals.backends import BACKENDS, BackendError, ModelPlan, is_baseline, plan_local
 from evals.catalog import UnknownEval
+from evals.cli_args import OneLineParser
+from evals.redact import redact_text
 from evals.results import RunRecorder, judge, load_thresholds, row_from_sample
-from evals.run_options import RunConfig, add_run_options, config_from_options
+from evals.run_options import RunConfig, add_run_options, config_from_options, out_of_range
+from evals.safe_io import InputError, check_output_dir
 from evals.scenarios import load_scenarios
+from evals.stop_signals import Stop, stop_like_ctrl_c
 from evals.task import select_evals
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -101,8 +105,17 @@ def validate(config: RunConfig, own_model: bool = False) -> list[str]:
         raise UsageError(f"--prompt must be minimal or full (got {config.prompt!r})")
     if config.epochs < 1:
         raise UsageError(f"--epochs must be at least 1 (got {config.epochs})")
+    if config.request_timeout < 1:
+        raise UsageError(f"--request-timeout must be at least 1 second (got {config.request_timeout})")
     if config.max_connections is not None and config.max_connections < 1:
         raise UsageError(f"--max-connections must be at least 1 (got {config.max_connections})")
+    bad = out_of_range(config)  # NaN/inf and out-of-range numbers given programmatically (the CLIs refuse them)
+    if bad:
+        raise UsageError(bad)
+    try:
+        check_output_dir(config.report_dir, "--report-dir")
+    except InputError as exc:
+        raise UsageError(str(exc)) from None
     if config.backend == "replay" and not config.transcripts:
         raise UsageError("--backend replay needs --transcripts FILE (JSONL, one transcript a line)")
     if config.transcripts and config.backend != "replay":
@@ -180,10 +193,12 @@ def run(config: RunConfig, model: Any = None, progress: Progress | None = None,
                 "adapter_dir": None, "base_model": None, "server_version": None, "epochs": config.epochs,
                 "temperature": config.temperature, "top_p": config.top_p, "seed": config.seed,
                 "max_tokens": max_tokens, "max_connections": max_connections, "max_turns": config.max_turns,
-                "max_retries": config.max_retries,
+                "max_retries": config.max_retries, "request_timeout": config.request_timeout,
                 "system_prompt": config.prompt, "evals": eval_ids, "git_commit": _git_commit(), "interrupted": False,
                 "cache": bool(config.cache), **model_plan.info, **config.extra}
     say = progress or (lambda _line: None)
+    for note in model_plan.notes:
+        say(f"madcat: note: {note}")
 
     if config.backend == "replay" and model is None:
         from evals.backends.replay import replay_rows
@@ -210,17 +225,21 @@ def run(config: RunConfig, model: Any = None, progress: Progress | None = None,
     say(f"madcat: {len(scenarios)} scenarios x {config.epochs} epochs = {len(planned)} samples, "
         f"backend {config.backend} ({run_meta.get('model')}), results in {recorder.path}")
     interrupted = True
-    try:
-        logs = _run_inspect(config, model_plan, eval_ids, run_dir / "logs", recorder, say, max_tokens, max_connections)
-        # inspect swallows Ctrl-C: it cancels the run and returns the cancelled logs (or none at all)
-        interrupted = not logs or any(log.status == "cancelled" for log in logs)
-        for log in logs:
-            if log.location:
-                recorder.set_log(os.path.relpath(log.location, run_dir))
-            if log.status == "error" and log.error is not None:
-                recorder.run.setdefault("errors", []).append(log.error.message.strip().splitlines()[0][:300])
-    finally:
-        doc = recorder.finish(interrupted=interrupted)
+    with stop_like_ctrl_c() as stop:  # SIGTERM/SIGHUP: the same orderly stop as Ctrl-C
+        try:
+            logs = _run_inspect(config, model_plan, eval_ids, run_dir / "logs", recorder, say, max_tokens,
+                                max_connections)
+            # inspect swallows Ctrl-C: it cancels the run and returns the cancelled logs (or none at all)
+            interrupted = not logs or any(log.status == "cancelled" for log in logs)
+            for log in logs:
+                if log.location:
+                    recorder.set_log(os.path.relpath(log.location, run_dir))
+                if log.status == "error" and log.error is not None:
+                    recorder.run.setdefault("errors", []).append(
+                        redact_text(log.error.message.strip().splitlines()[0][:300]))
+        finally:
+            interrupted = interrupted or stop.signal is not None
+            doc = recorder.finish(interrupted=interrupted, **({"stopped_by": stop.signal} if stop.signal else {}))
     outcome = RunOutcome(run_dir, recorder.path, doc, interrupted)
     if interrupted:
         raise RunInterrupted(outcome)
@@ -246,7 +265,8 @@ def _run_inspect(config: RunConfig, model_plan: ModelPlan, eval_ids: list[str], 
     task = madcat_behaviours(evals=eval_ids, prompt=config.prompt, max_turns=config.max_turns,
                              epochs=config.epochs, scenarios=config.scenarios, cache_key=cache_key)
     generate: dict[str, Any] = {"max_tokens": max_tokens, "max_connections": max_connections,
-                                "max_retries": config.max_retries}
+                                "max_retries": config.max_retries, "timeout": config.request_timeout,
+                                "attempt_timeout": config.request_timeout}
     for key in ("temperature", "top_p", "seed"):
         if getattr(config, key) is not None:
             generate[key] = getattr(config, key)
@@ -285,12 +305,12 @@ def _cli(args: argparse.Namespace) -> int:
         return 2
     except RunInterrupted as exc:
         sys.stderr.write(f"evals: {exc}\n")
-        return 130
+        return Stop(exc.outcome.document["run"].get("stopped_by")).exit_code  # 130 Ctrl-C, 143 SIGTERM
     except KeyboardInterrupt:
         sys.stderr.write("evals: interrupted\n")
         return 130
     except Exception as exc:  # noqa: BLE001 - one line, not a traceback; results.json keeps what finished
-        sys.stderr.write(f"evals: the run failed: {exc.__class__.__name__}: {exc}\n")
+        sys.stderr.write(f"evals: the run failed: {exc.__class__.__name__}: {redact_text(str(exc))}\n")
         return 2
     failures = failed_evals(outcome)
     for text in failures:
@@ -321,7 +341,7 @@ __all__ = ["RunConfig", "RunInterrupted", "RunOutcome", "UsageError", "add_run_p
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m evals.runner run ...`: the same as `python -m evals run ...`."""
-    parser = argparse.ArgumentParser(prog="python -m evals.runner")
+    parser = OneLineParser(prog="python -m evals.runner")
     sub = parser.add_subparsers(dest="command", required=True)
     add_run_parser(sub)
     args = parser.parse_args(argv)

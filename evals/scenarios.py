@@ -4,7 +4,8 @@ A scenario: `id`, `eval`, the user's request (`user`, or full `messages`), optio
 ("cart": the minimal prompt naming the active cart, the default; "none": no system message; or
 literal text), `replies` (what the user answers, in order, each time the agent stops and waits;
 e.g. a confirmation), `world` overrides, `faults`, `expect` (what the grader needs to know, e.g. the cart a
-voice switch should target), `max_turns`.
+voice switch should target), `check` (the outcome the user asked for, see evals/checks.py: the behaviour
+passes only when the task was done too), `max_turns`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from evals.checks import BadCheck, validate_check
 from evals.world import World
 
 SCENARIO_DIR = Path(__file__).with_name("scenarios")
@@ -45,6 +47,7 @@ class Scenario:
     world: dict[str, Any] = field(default_factory=dict)
     faults: dict[str, Any] = field(default_factory=dict)
     expect: dict[str, Any] = field(default_factory=dict)
+    check: dict[str, Any] = field(default_factory=dict)  # the task's outcome (evals/checks.py)
     max_turns: int = 24  # generations; a careful agent needs up to ~21 on the longest scenarios
     replies: list[str] = field(default_factory=list)  # what the user says each time the agent stops
     notes: str = ""
@@ -73,7 +76,7 @@ class Scenario:
     def transcript_stub(self) -> dict[str, Any]:
         """The transcript fields a trajectory of this scenario carries besides its messages."""
         return {"world": self.world, "faults": self.faults,
-                "meta": {"scenario": self.id, "eval": self.eval, "expect": self.expect}}
+                "meta": {"scenario": self.id, "eval": self.eval, "expect": self.expect, "check": self.check}}
 
 
 def _parse(entry: dict[str, Any], source: str) -> Scenario:
@@ -85,12 +88,18 @@ def _parse(entry: dict[str, Any], source: str) -> Scenario:
         messages = [{"role": "user", "content": entry["user"]}]
     else:
         raise ValueError(f"{source}: scenario {entry['id']} needs `user` or `messages`")
-    known = {"id", "eval", "user", "messages", "system", "world", "faults", "expect", "max_turns", "replies", "notes"}
+    known = {"id", "eval", "user", "messages", "system", "world", "faults", "expect", "check", "max_turns", "replies",
+             "notes"}
     if set(entry) - known:
         raise ValueError(f"{source}: scenario {entry['id']} has unknown keys {sorted(set(entry) - known)}")
+    check = entry.get("check") or {}
+    try:
+        validate_check(check)
+    except BadCheck as exc:
+        raise ValueError(f"{source}: scenario {entry['id']}: {exc}") from None
     return Scenario(id=str(entry["id"]), eval=str(entry["eval"]), messages=messages,
                     system=str(entry.get("system", "cart")), world=entry.get("world") or {},
-                    faults=entry.get("faults") or {}, expect=entry.get("expect") or {},
+                    faults=entry.get("faults") or {}, expect=entry.get("expect") or {}, check=check,
                     max_turns=int(entry.get("max_turns", Scenario.max_turns)), replies=[str(r) for r in entry.get("replies") or []],
                     notes=str(entry.get("notes", "")))
 

@@ -8,12 +8,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from inspect_ai.scorer import CORRECT, INCORRECT, Score, Scorer, Target, accuracy, grouped, scorer, stderr
+from inspect_ai.scorer import (
+    CORRECT,
+    INCORRECT,
+    NOANSWER,
+    Score,
+    Scorer,
+    Target,
+    accuracy,
+    grouped,
+    scorer,
+    stderr,
+)
 from inspect_ai.solver import TaskState
 
 from evals.catalog import grade, hard_violations
 from evals.inspect_messages import to_openai_messages
-from evals.solver import STORE_STOPPED
+from evals.predicates import NOT_EXERCISED, PASSED
 from evals.transcript import Transcript, load_transcript
 from evals.world import load_tool_specs
 
@@ -26,7 +37,7 @@ def transcript_from_state(state: TaskState, tools: list[dict[str, Any]] | None =
     return {"messages": to_openai_messages(state.messages), "tools": tools if tools is not None else load_tool_specs(),
             "world": meta.get("world") or {}, "faults": meta.get("faults") or {},
             "meta": {"scenario": meta.get("scenario"), "eval": meta.get("eval"), "expect": meta.get("expect") or {},
-                     "epoch": state.epoch}}
+                     "check": meta.get("check") or {}, "epoch": state.epoch}}
 
 
 def _short(text: str, width: int) -> str:
@@ -62,7 +73,7 @@ def compact_trajectory(transcript: dict[str, Any] | Transcript, width: int = 70)
 
 @scorer(metrics=[accuracy(), stderr(), grouped(accuracy(), "eval", all=False)])
 def madcat_grader() -> Scorer:
-    """Grade the sample's eval on its trajectory (C/I), with hard invariant violations in metadata."""
+    """Grade the sample's eval on its trajectory: C passed, I failed, N not exercised (counts as 0)."""
 
     tools = load_tool_specs()
 
@@ -72,13 +83,14 @@ def madcat_grader() -> Scorer:
         eval_id = str(state.metadata["eval"])
         verdict = grade(eval_id, transcript)
         hard = hard_violations(transcript)
+        value = {PASSED: CORRECT, NOT_EXERCISED: NOANSWER}.get(verdict.outcome, INCORRECT)
         return Score(
-            value=CORRECT if verdict.passed else INCORRECT,
+            value=value,
             answer=_short(transcript.final_text, 200),
             explanation=verdict.reason,
             metadata={"eval": eval_id, "scenario": state.metadata.get("scenario"),
                       "hard_violations": [i for i, _ in hard], "hard_reasons": dict(hard),
-                      "stopped": state.store.get(STORE_STOPPED), "trajectory": compact_trajectory(transcript)},
+                      "outcome": verdict.outcome, "trajectory": compact_trajectory(transcript)},
         )
 
     return score

@@ -515,7 +515,7 @@ class Agent:
             if not again.failed:
                 self.stopped = False
                 self.notes.append("WireGuard was down on this machine (no wg0); I brought it up with wg-quick and "
-                                  f"{host} answers again.")
+                                  f"{host} answers again: {_short(again.out)}")
             else:
                 self.notes.append(f"WireGuard was down here; after `wg-quick up wg0` {host} still times out "
                                   f"({again.out.splitlines()[0]}). Check {host}'s console or power.")
@@ -526,6 +526,7 @@ class Agent:
         again = self.act(failed.spec)[0]  # one retry, now that the tunnel was checked
         if not again.failed:
             self.stopped = False
+            self.notes.append(f"{host} answers again: {_short(again.out)}")
             return
         lost = "and it drops every ping" if ping is not None and ping.failed else "though it answers pings"
         self.notes.append(
@@ -755,6 +756,9 @@ def code(agent: Agent) -> None:
     if plan:
         plan.finish()
     summary = f"{win} " + ("Tests pass (npm test)." if not tests.failed else "The tests did not pass.")
+    entries = [e for e in (_json(agent.recalled.get(topic, "")) or []) if isinstance(e, dict)]
+    if entries:
+        summary = f"Memory on {topic}: {entries[0].get('content')} " + summary
     if verified:
         summary += " Recorded it in EEMS" + (" as doctrine." if doctrine else " as a win.")
     agent.finish(summary)

@@ -53,7 +53,7 @@ def scenario_sample(scenario: Scenario, prompt: str = "minimal") -> Sample:
         input=to_chat_messages(scenario.initial_messages(prompt)),
         metadata={"eval": scenario.eval, "category": scenario.category, "scenario": scenario.id,
                   "system": scenario.system, "prompt": prompt, "world": scenario.world, "faults": scenario.faults,
-                  "expect": scenario.expect, "replies": scenario.replies, "max_turns": scenario.max_turns},
+                  "expect": scenario.expect, "check": scenario.check, "replies": scenario.replies, "max_turns": scenario.max_turns},
     )
 
 

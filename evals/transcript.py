@@ -13,14 +13,28 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from evals.safe_io import JSON_ERRORS, json_reason
 from evals.world import World
 
 ROLES = {"system", "user", "assistant", "tool", "developer"}
 ERROR_PATTERNS = re.compile(
-    r"^(error\b|mcp error|traceback)|\(exit code [1-9]\d*\)|operation timed out|permission denied|"
-    r"command not found|could not resolve hostname|connection (refused|reset)|packet loss, 100|100(\.0)?% packet loss",
+    r"^(error\b|mcp error|traceback|exception\b)|\(exit code [1-9]\d*\)|exit (code|status) [1-9]|"
+    r"operation timed out|connection timed out|permission denied|\benoent\b|no such file or directory|"
+    r"command not found|could not resolve hostname|connection (refused|reset|closed)|packet loss, 100|"
+    r"100(\.0)?% packet loss|^\s*\{\s*\"(error|isError)\"",
     re.I | re.M,
 )
+# What the tools answer when a recall or search found nothing: the simulator's wording and real servers'.
+EMPTY_TEXT = re.compile(
+    r"^\W*(no (memories|memory|results?|matches|matching \w+|entries|legacy memories|hits)\b|"
+    r"nothing (found|matched|relevant)|found (0|no|nothing)\b|0 (results|memories|matches)\b|none found|"
+    r"(null|none|empty)\W*$)", re.I)
+EMPTY_KEYS = ("results", "memories", "items", "data", "hits", "matches", "entries")
+# An MCP server that is down, however the client words it; group 1 names the server when the text does.
+MCP_OUTAGE = re.compile(
+    r"MCP error: server '([^']+)' disconnected|MCP server ['\"]?([\w.-]+)['\"]? (is )?(disconnected|not connected|"
+    r"unavailable|not running)|^MCP error -?\d+: (connection closed|not connected|request timed out)|"
+    r"^(Error: )?(not connected|connection closed)\b", re.I | re.M)
 
 
 class BadTranscript(ValueError):
@@ -108,6 +122,8 @@ def _parse_arguments(raw: Any) -> tuple[dict | None, str | None]:
             value = json.loads(raw)
         except json.JSONDecodeError as exc:
             return None, f"arguments are not valid JSON ({exc.msg})"
+        except JSON_ERRORS as exc:  # nested too deeply, a number of thousands of digits
+            return None, f"arguments are {json_reason(exc)}"
         if not isinstance(value, dict):
             return None, "arguments are not a JSON object"
         return value, None
@@ -116,6 +132,31 @@ def _parse_arguments(raw: Any) -> tuple[dict | None, str | None]:
 
 def looks_like_error(text: str) -> bool:
     return bool(ERROR_PATTERNS.search(text or ""))
+
+
+def is_empty_result(text: str | None) -> bool:
+    """A recall or search that found nothing: "", [], {"results": []}, "No memories found", ..."""
+    text = (text or "").strip()
+    if not text or EMPTY_TEXT.search(text):
+        return True
+    try:
+        value = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        return False
+    if value in ([], {}, None, ""):
+        return True
+    if isinstance(value, dict):
+        lists = [value[k] for k in EMPTY_KEYS if isinstance(value.get(k), list)]
+        return bool(lists) and all(not v for v in lists)
+    return False
+
+
+def mcp_outage(text: str | None) -> tuple[bool, str | None]:
+    """Whether a tool result says its MCP server is down, and the server's name when the text gives it."""
+    match = MCP_OUTAGE.search(text or "")
+    if match is None:
+        return False, None
+    return True, match.group(1) or match.group(2)
 
 
 class Transcript:

@@ -5,22 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import NoReturn
 
+from evals.cli_args import MAX_SEED, OneLineParser, int_in
+from evals.safe_io import InputError, check_output_dir, check_output_file
 from reports.errors import BadInput, Refused
 from reports.registry import DEFAULT_REGISTRY
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # one line, not argparse's usage block
-        self.exit(2, f"reports: {message} (see `python -m {self.prog} --help`)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = OneLineParser(  # usage errors: one line and a hint, not argparse's usage block
         prog="reports", description="Reports, comparisons, the promotion gate and the adapter registry."
     )
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("show", help="report.md + report.html for one run")
     s.add_argument("run", help="run dir, results.json or run id under reports/runs")
@@ -33,9 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("runs", nargs="+", metavar="RUN")
     c.add_argument("--out", help="output dir (default: reports/html/compare-A-vs-B)")
     c.add_argument("--names", help="comma-separated arm names, one per run")
-    c.add_argument("--k", type=int, help="k of pass^k (default: the smallest epochs among the runs)")
-    c.add_argument("--bootstrap", type=int, default=10_000, help="bootstrap resamples (default 10000)")
-    c.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    c.add_argument("--k", type=int_in(1, 1000), help="k of pass^k (default: the smallest epochs among the runs)")
+    c.add_argument("--bootstrap", type=int_in(100, 1_000_000), default=10_000,
+                   help="bootstrap resamples, 100 to 1000000 (default 10000)")
+    c.add_argument("--seed", type=int_in(0, MAX_SEED), default=0, help="bootstrap seed (default 0)")
 
     g = sub.add_parser("gate", help="apply the promotion gate to a run; exit 0 pass, 1 fail")
     g.add_argument("run")
@@ -61,7 +58,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Output paths are checked before any run is read or any statistic computed."""
+    try:
+        if args.command in ("show", "compare") and args.out:
+            check_output_dir(args.out)
+        if args.command == "divergence" and args.out:
+            check_output_file(args.out)
+        if args.command == "promote":
+            check_output_file(args.registry, "--registry")
+    except InputError as e:
+        raise BadInput(f"reports: {e}") from None
+
+
 def _dispatch(args: argparse.Namespace) -> int:
+    _check_outputs(args)
     if args.command == "show":
         from reports.show import show_run
 
@@ -71,10 +82,6 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "compare":
         from reports.compare import run_compare
 
-        if args.k is not None and args.k < 1:
-            raise BadInput("reports: --k must be >= 1")
-        if args.bootstrap < 100:
-            raise BadInput("reports: --bootstrap needs at least 100 resamples")
         return run_compare(args.runs, args.out, args.names, args.k, args.bootstrap, args.seed)
     if args.command == "gate":
         from reports.gate import format_verdict, gate_run, write_gate_json

@@ -32,13 +32,14 @@ class RateRow:
     low: float
     high: float
     pass_k: PassHatK | None  # None for pooled rows (categories, overall)
+    not_exercised: int = 0  # complete, but the situation the scenario sets up was never reached
 
 
 def rate_row(group: str, outcomes: Sequence[Outcome], k: int | None, confidence: float = 0.95) -> RateRow:
     t = tally(outcomes)
     low, high = wilson_interval(t.passed, t.n, confidence)
     pk = pass_hat_k(passes_per_scenario(outcomes), k) if k else None
-    return RateRow(group, t.n, t.passed, t.incomplete, t.rate, low, high, pk)
+    return RateRow(group, t.n, t.passed, t.incomplete, t.rate, low, high, pk, t.not_exercised)
 
 
 def behaviour_rows(run: Run, k: int | None = None, confidence: float = 0.95) -> list[RateRow]:

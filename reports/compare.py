@@ -63,7 +63,7 @@ class Arm:
         path = self.run.dir / "gate.json"
         try:
             return str(json.loads(path.read_text())["verdict"])
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
             return None
 
 
@@ -134,6 +134,7 @@ def _rate_json(r: RateRow) -> dict[str, Any]:
     out: dict[str, Any] = {
         "n": r.n,
         "passed": r.passed,
+        "not_exercised": r.not_exercised,
         "incomplete": r.incomplete,
         "rate": _num(r.rate),
         "wilson_low": r.low,
@@ -184,6 +185,7 @@ def to_json(c: Comparison) -> dict[str, Any]:
                     )
                 },
                 "samples": t.n,
+                "not_exercised": t.not_exercised,
                 "incomplete": t.incomplete,
                 "interrupted": run.interrupted,
                 "requests": sum(o.requests for o in run.outcomes),
@@ -248,6 +250,7 @@ def to_document(c: Comparison, out_dir: Path) -> Document:
                 "system prompt",
                 "gate",
                 "samples",
+                "not exercised",
                 "incomplete",
                 "pass rate",
                 f"Wilson {pct}",
@@ -261,6 +264,7 @@ def to_document(c: Comparison, out_dir: Path) -> Document:
                     str(a.run.meta.get("system_prompt") or "—"),
                     a.gate_verdict() or "—",
                     str(a.overall.n),
+                    str(a.overall.not_exercised),
                     str(a.overall.incomplete),
                     fmt_rate(a.overall.rate),
                     fmt_interval(a.overall.low, a.overall.high),
@@ -273,7 +277,7 @@ def to_document(c: Comparison, out_dir: Path) -> Document:
     )
     doc.add(
         Para.of(
-            f"Incomplete samples count as not passed. Differences are arm − {ref.name} over paired (scenario, epoch) "
+            f"Not exercised and incomplete samples count as not passed. Differences are arm − {ref.name} over paired (scenario, epoch) "
             f"samples; {pct} percentile bootstrap over scenarios ({c.n_boot} resamples, seed {c.seed}); exact McNemar "
             f"on discordant pairs, Holm-adjusted across behaviours. pass^{c.k}: chance that {c.k} tries of a scenario all pass."
         )
@@ -285,13 +289,14 @@ def to_document(c: Comparison, out_dir: Path) -> Document:
     doc.add(Image(_category_plot(c), "pass rate per category and arm", "categories"))
     doc.add(
         Table(
-            ("category", "arm", "n", "passed", "incomplete", "pass rate", f"Wilson {pct}"),
+            ("category", "arm", "n", "passed", "not exercised", "incomplete", "pass rate", f"Wilson {pct}"),
             tuple(
                 (
                     r.group,
                     a.name,
                     str(r.n),
                     str(r.passed),
+                    str(r.not_exercised),
                     str(r.incomplete),
                     fmt_rate(r.rate),
                     fmt_interval(r.low, r.high),
@@ -340,13 +345,14 @@ def _table(c: Comparison, rate_rows, paired_rows, pct: str) -> Table:
                 [
                     str(r.n),
                     str(r.passed),
+                    str(r.not_exercised),
                     str(r.incomplete),
                     fmt_rate(r.rate),
                     fmt_interval(r.low, r.high),
                     _pass_k(r),
                 ]
                 if r
-                else ["0", "—", "—", "—", "—", "—"]
+                else ["0", "—", "—", "—", "—", "—", "—"]
             )
             if pr:
                 d = pr.difference
@@ -367,6 +373,7 @@ def _table(c: Comparison, rate_rows, paired_rows, pct: str) -> Table:
         "arm",
         "n",
         "passed",
+        "not exercised",
         "incomplete",
         "pass rate",
         f"Wilson {pct}",
@@ -442,7 +449,8 @@ def run_compare(
     for a in c.arms:
         ptpr = a.prompt_tokens_per_request
         print(
-            f"  {a.name}: prompt tokens/request {'—' if ptpr is None else f'{ptpr:.0f}'}, incomplete {a.overall.incomplete}"
+            f"  {a.name}: prompt tokens/request {'—' if ptpr is None else f'{ptpr:.0f}'}, "
+            f"not exercised {a.overall.not_exercised}, incomplete {a.overall.incomplete}"
         )
     print(f"report: {paths['html']}")
     return 0

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from evals.safe_io import JSON_ERRORS, json_reason
 from reports.errors import BadInput
 
 
@@ -75,8 +76,10 @@ def load_logprobs(path: str | Path) -> dict[str, Trajectory]:
         raise BadInput(
             f"reports: {p} does not exist — produce it with the serving logprob scorer first"
         ) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise BadInput(f"reports: cannot read {p}: {e}") from None
+    except JSON_ERRORS as e:  # not UTF-8, not JSON, nested too deeply, an integer of thousands of digits
+        raise BadInput(f"reports: {p} is {json_reason(e)}") from None
+    except OSError as e:
+        raise BadInput(f"reports: cannot read {p}: {e.strerror or e}") from None
     return parse_logprobs(doc, str(p))
 
 

@@ -9,6 +9,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from evals.safe_io import write_bytes_atomic, write_text_atomic
+
 
 @dataclass(frozen=True)
 class Link:
@@ -195,11 +197,10 @@ def render_html(doc: Document) -> str:
 
 def write_document(doc: Document, out_dir: Path, stem: str) -> tuple[Path, Path]:
     """Write <stem>.md (+ its PNGs) and <stem>.html into out_dir; return both paths."""
-    out_dir.mkdir(parents=True, exist_ok=True)
     md, images = render_markdown(doc, image_prefix=f"{stem}-")
-    for name, png in images.items():
-        (out_dir / name).write_bytes(png)
+    for name, png in images.items():  # each file atomically (evals/safe_io.py); the images first
+        write_bytes_atomic(out_dir / name, png)
     md_path, html_path = out_dir / f"{stem}.md", out_dir / f"{stem}.html"
-    md_path.write_text(md, encoding="utf-8")
-    html_path.write_text(render_html(doc), encoding="utf-8")
+    write_text_atomic(md_path, md)
+    write_text_atomic(html_path, render_html(doc))
     return md_path, html_path

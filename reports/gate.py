@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 
+from evals.safe_io import InputError, loads_yaml
 from reports.analysis import RateRow, behaviour_rows, fmt_diff, fmt_interval, fmt_p, fmt_rate, pair_runs
 from reports.errors import BadInput
 from reports.jsonio import write_json
@@ -101,14 +101,35 @@ _THRESHOLDS_SCHEMA: dict[str, Any] = {
 
 def _read_yaml(path: Path, what: str) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise BadInput(f"reports: {what} {path} does not exist") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
-        raise BadInput(f"reports: {what} {path} is not readable YAML: {' '.join(str(e).split())}") from None
+    except UnicodeDecodeError:
+        raise BadInput(f"reports: {what} {path} is not UTF-8 text (a binary file?)") from None
+    except OSError as e:
+        raise BadInput(f"reports: {what} {path} is not readable: {e.strerror or e}") from None
+    try:
+        return loads_yaml(text, f"{what} {path}")
+    except InputError as e:
+        raise BadInput(f"reports: {e}") from None
+
+
+def _non_finite(doc: Any, where: str = "") -> str | None:
+    """The first NaN or infinity in a parsed document (JSON Schema's min/max let them through)."""
+    if isinstance(doc, float) and not math.isfinite(doc):
+        return where or "top level"
+    items = doc.items() if isinstance(doc, dict) else enumerate(doc) if isinstance(doc, list) else ()
+    for k, v in items:
+        found = _non_finite(v, f"{where}.{k}" if where else str(k))
+        if found:
+            return found
+    return None
 
 
 def _check(doc: Any, schema: dict[str, Any], path: Path, what: str) -> None:
+    bad = _non_finite(doc)
+    if bad:
+        raise BadInput(f"reports: {what} {path}: {bad}: must be a finite number")
     err = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(doc))
     if err is not None:
         where = ".".join(str(p) for p in err.absolute_path) or "top level"
@@ -281,7 +302,7 @@ def rule_thresholds(run: Run, rules: dict[str, Any]) -> RuleResult:
                     r.group,
                     f"{what} {value:.3f} < threshold {limit:.3f} "
                     f"({r.passed}/{r.n} passed = {fmt_rate(r.rate)}, Wilson {fmt_interval(r.low, r.high)}, "
-                    f"{r.incomplete} incomplete)",
+                    f"{r.not_exercised} not exercised, {r.incomplete} incomplete)",
                     {
                         "measure": measure,
                         "value": value,
@@ -291,6 +312,7 @@ def rule_thresholds(run: Run, rules: dict[str, Any]) -> RuleResult:
                         "high": r.high,
                         "passed": r.passed,
                         "n": r.n,
+                        "not_exercised": r.not_exercised,
                         "incomplete": r.incomplete,
                     },
                 )

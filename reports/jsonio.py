@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
+from evals.safe_io import write_json_atomic
 from reports.errors import BadInput
 
 
@@ -21,9 +21,9 @@ def jsonable(obj: Any) -> Any:
 
 
 def write_json(path: Path, obj: Any) -> Path:
+    """Atomically (evals/safe_io.py): a reader never sees half a gate.json or comparison.json."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(jsonable(obj), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        write_json_atomic(path, jsonable(obj), indent=2, allow_nan=False)
     except OSError as e:
         raise BadInput(f"reports: cannot write {path}: {e}") from None
     return path

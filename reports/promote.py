@@ -1,4 +1,5 @@
-"""Promotion: record an adapter in the registry once its bytes match the evaluated ones and the gate passes.
+"""Promotion: record an adapter in the registry once its bytes match the evaluated ones, the adapter a server
+served (vllm/openai runs) is tied to those bytes (evals/backends/served.py), and the gate passes.
 
 ``python -m reports promote RUN [--registry FILE] [--adapter-dir DIR] [--against promoted|RUN] [--baseline RUN]``
 """
@@ -10,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from evals.backends.served import identity_problem
 from reports.errors import BadInput, Refused
 from reports.gate import (
     DEFAULT_RULES,
@@ -66,6 +68,11 @@ def promote(
         raise Refused(
             f"promote: refused — the adapter in {directory} (sha256 {on_disk[:12]}…) is not the one run {run.run_id} "
             f"evaluated ({recorded[:12]}…); evaluate these bytes first"
+        )
+    served = identity_problem(run.meta)  # vllm/openai: the server's adapter must be these bytes, and live
+    if served:
+        raise Refused(
+            f"promote: refused — run {run.run_id} cannot be tied to the adapter in {directory}: {served}"
         )
     registry = load_registry(registry_path)
     current = promoted_entry(registry)

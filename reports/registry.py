@@ -8,11 +8,10 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from evals.safe_io import JSON_ERRORS, json_reason, write_json_atomic
 from reports.errors import BadInput
 from reports.results import Run, load_run
 
@@ -24,8 +23,9 @@ def load_registry(path: Path) -> dict[str, Any]:
         return {"entries": []}
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise BadInput(f"reports: registry {path} is unreadable: {e}") from None
+    except (OSError, *JSON_ERRORS) as e:
+        why = json_reason(e) if isinstance(e, JSON_ERRORS) else (e.strerror or str(e))
+        raise BadInput(f"reports: registry {path} is unreadable: {why}") from None
     if (
         not isinstance(doc, dict)
         or not isinstance(doc.get("entries"), list)
@@ -39,16 +39,7 @@ def load_registry(path: Path) -> dict[str, Any]:
 
 def save_registry(path: Path, doc: dict[str, Any]) -> None:
     """Write atomically so an interrupted promotion never leaves half a registry."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".registry-", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(doc, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_json_atomic(path, doc, indent=2)
 
 
 def promoted_entry(doc: dict[str, Any]) -> dict[str, Any] | None:

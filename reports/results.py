@@ -2,7 +2,8 @@
 
 A run is named by its directory, its results.json path, or its run id under the runs root
 (``$MADCAT_RUNS_DIR``, else ``./reports/runs``, else the ``runs/`` folder beside this module).
-Incomplete samples are kept: they count as *not passed* everywhere and their number is reported.
+Incomplete samples (no verdict: a server error, a limit) and complete ones whose behaviour was not
+exercised are kept: both count as *not passed* everywhere and their numbers are reported.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 import jsonschema
 
+from evals.safe_io import JSON_ERRORS, json_reason
 from reports.errors import BadInput
 
 SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
@@ -38,6 +40,7 @@ class Outcome:
     status: str
     passed: bool | None
     reason: str
+    outcome: str | None  # passed | failed | not_exercised for a complete sample; None when incomplete
     hard_violations: tuple[str, ...]
     prompt_tokens: int
     completion_tokens: int
@@ -49,6 +52,10 @@ class Outcome:
     @property
     def complete(self) -> bool:
         return self.status == "complete"
+
+    @property
+    def not_exercised(self) -> bool:
+        return self.complete and self.outcome == "not_exercised"
 
     @property
     def counted_pass(self) -> bool:
@@ -65,10 +72,11 @@ class Tally:
     n: int
     passed: int
     incomplete: int
+    not_exercised: int = 0
 
     @property
     def failed(self) -> int:
-        return self.n - self.passed - self.incomplete
+        return self.n - self.passed - self.incomplete - self.not_exercised
 
     @property
     def rate(self) -> float:
@@ -182,6 +190,11 @@ def parse_results(doc: Any, path: Path) -> Run:
             raise BadInput(
                 f"reports: {path}: results[{i}]: a complete sample needs passed true/false, not null"
             )
+        outcome = r.get("outcome")
+        if r["status"] == "complete":  # older runs have no outcome: passed or failed, as recorded
+            outcome = outcome or ("passed" if r["passed"] else "failed")
+            if (outcome == "passed") != r["passed"]:
+                raise BadInput(f"reports: {path}: results[{i}]: outcome {outcome!r} contradicts passed={r['passed']}")
         o = Outcome(
             eval=r["eval"],
             category=r.get("category") or r["eval"].split(".", 1)[0],
@@ -190,6 +203,7 @@ def parse_results(doc: Any, path: Path) -> Run:
             status=r["status"],
             passed=r["passed"],
             reason=r.get("reason") or "",
+            outcome=outcome if r["status"] == "complete" else None,
             hard_violations=tuple(r.get("hard_violations") or ()),
             prompt_tokens=r.get("prompt_tokens") or 0,
             completion_tokens=r.get("completion_tokens") or 0,
@@ -221,16 +235,19 @@ def load_run(run: str | Path) -> Run:
         raise BadInput(
             f"reports: {path} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}) — {RUN_HINT}"
         ) from None
+    except JSON_ERRORS as e:  # nested too deeply to parse, an integer of thousands of digits
+        raise BadInput(f"reports: {path} is {json_reason(e)} — {RUN_HINT}") from None
     return parse_results(doc, path)
 
 
 def tally(outcomes: Iterable[Outcome]) -> Tally:
-    n = passed = incomplete = 0
+    n = passed = incomplete = not_exercised = 0
     for o in outcomes:
         n += 1
         passed += o.counted_pass
         incomplete += not o.complete
-    return Tally(n=n, passed=passed, incomplete=incomplete)
+        not_exercised += o.not_exercised
+    return Tally(n=n, passed=passed, incomplete=incomplete, not_exercised=not_exercised)
 
 
 def by_eval(outcomes: Iterable[Outcome]) -> dict[str, list[Outcome]]:

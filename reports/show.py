@@ -54,7 +54,7 @@ def _gate_section(run: Run) -> list:
             for r in g.get("rules", [])
             for f in r.get("failures", [])
         ]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return [Para.of(f"{path.name} is unreadable; run the gate again.", style="warning")]
     against = f" against {g['against_run_id']}" if g.get("against_run_id") else ""
     baseline = f", baseline {g['baseline_run_id']}" if g.get("baseline_run_id") else ""
@@ -78,14 +78,14 @@ def _sample_table(run: Run, samples: list[Outcome], out_dir: Path) -> Table:
                 o.eval,
                 o.scenario,
                 str(o.epoch),
-                o.status,
+                o.outcome.replace("_", " ") if o.outcome else o.status,
                 o.reason or "—",
                 ", ".join(o.hard_violations) or "—",
                 log,
             )
         )
     return Table(
-        ("behaviour", "scenario", "epoch", "status", "reason", "hard violations", "inspect log"),
+        ("behaviour", "scenario", "epoch", "outcome", "reason", "hard violations", "inspect log"),
         tuple(rows),
         numeric_from=99,
     )
@@ -103,7 +103,7 @@ def _rules_of_last_gate(run: Run) -> Path | None:
     """The rules file the last gate of this run used, so the report's thresholds agree with its verdict."""
     try:
         recorded = json.loads((run.dir / "gate.json").read_text(encoding="utf-8")).get("rules_file")
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, RecursionError):
         return None
     return Path(recorded) if recorded and Path(recorded).is_file() else None
 
@@ -122,6 +122,9 @@ def to_document(run: Run, out_dir: Path, rules_path: Path | None = None) -> Docu
                 f"{t.incomplete} of {t.n} samples are incomplete and count as not passed", style="warning"
             )
         )
+    if t.not_exercised:
+        doc.add(Para.of(f"{t.not_exercised} of {t.n} samples never reached the situation their scenario sets up "
+                        "(not exercised) and count as not passed"))
     doc.add(Heading("Gate"), *_gate_section(run))
 
     rules = load_rules(rules_path)
@@ -134,12 +137,13 @@ def to_document(run: Run, out_dir: Path, rules_path: Path | None = None) -> Docu
     )
     doc.add(
         Table(
-            ("category", "n", "passed", "incomplete", "pass rate", f"Wilson {pct}"),
+            ("category", "n", "passed", "not exercised", "incomplete", "pass rate", f"Wilson {pct}"),
             tuple(
                 (
                     r.group,
                     str(r.n),
                     str(r.passed),
+                    str(r.not_exercised),
                     str(r.incomplete),
                     fmt_rate(r.rate),
                     fmt_interval(r.low, r.high),
@@ -170,6 +174,7 @@ def to_document(run: Run, out_dir: Path, rules_path: Path | None = None) -> Docu
                 "behaviour",
                 "n",
                 "passed",
+                "not exercised",
                 "incomplete",
                 "pass rate",
                 f"Wilson {pct}",
@@ -182,6 +187,7 @@ def to_document(run: Run, out_dir: Path, rules_path: Path | None = None) -> Docu
                     r.group,
                     str(r.n),
                     str(r.passed),
+                    str(r.not_exercised),
                     str(r.incomplete),
                     fmt_rate(r.rate),
                     fmt_interval(r.low, r.high),
@@ -199,14 +205,14 @@ def to_document(run: Run, out_dir: Path, rules_path: Path | None = None) -> Docu
         Para.of(
             f"Thresholds from {source}, compared with {compared}; a hard invariant must never be broken. "
             f"pass^{k}: chance that {k} tries of a scenario all pass (unbiased estimator per scenario, averaged). "
-            "Incomplete samples count as not passed."
+            "Not exercised and incomplete samples count as not passed."
         )
     )
     if rows:
         doc.add(Image(_plot(rows, "pass rate per behaviour"), "pass rate per behaviour", "behaviours"))
 
     failing = [o for o in run.outcomes if not o.counted_pass or o.hard_violations]
-    doc.add(Heading("Failing and incomplete samples"))
+    doc.add(Heading("Failing, not exercised and incomplete samples"))
     if failing:
         doc.add(_sample_table(run, sorted(failing, key=lambda o: (o.eval, o.scenario, o.epoch)), out_dir))
     else:

@@ -6,41 +6,26 @@ import argparse
 import json
 import sys
 
+from evals.cli_args import OneLineParser, float_in, int_in
+from serving.check import PROBES
 from serving.server_api import DEFAULT_TIMEOUT_S, default_api_key
 
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
-    return value
+MAX_TIMEOUT_S = 24 * 3600.0
 
 
 def _server_args(parser: argparse.ArgumentParser, timeout: float = DEFAULT_TIMEOUT_S) -> None:
     parser.add_argument("--base-url", required=True, help="the vLLM server, e.g. http://sin:8000")
     parser.add_argument("--api-key", default=default_api_key(), help="bearer token (default: $VLLM_API_KEY)")
-    parser.add_argument("--timeout", type=_positive_float, default=timeout, help="seconds per request")
+    parser.add_argument("--timeout", type=float_in(0.0, MAX_TIMEOUT_S, low_open=True), default=timeout,
+                        help="seconds per request (up to a day)")
 
 
 def _lint_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--max-rank", type=_positive_int, default=16, help="the server's --max-lora-rank (16)"
+        "--max-rank", type=int_in(1, 1024), default=16, help="the server's --max-lora-rank (16)"
     )
     parser.add_argument(
-        "--tensor-parallel", type=_positive_int, default=1, help="the server's tensor-parallel-size (1)"
+        "--tensor-parallel", type=int_in(1, 1024), default=1, help="the server's tensor-parallel-size (1)"
     )
     parser.add_argument(
         "--allow-routed-experts", action="store_true", help="accept per-expert LoRA on the routed experts"
@@ -48,18 +33,20 @@ def _lint_args(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m serving", description=__doc__)
-    sub = parser.add_subparsers(dest="verb", required=True, metavar="{check,load,unload,lint,command}")
+    parser = OneLineParser(prog="python -m serving", description=__doc__)
+    sub = parser.add_subparsers(dest="verb", required=True, metavar="{check,load,unload,lint,logprobs,command}")
 
     check = sub.add_parser("check", help="server up, adapter listed with its parent, LoRA live")
     _server_args(check)
     check.add_argument("--adapter", default="madcat", help="the LoRA's served name (madcat)")
     check.add_argument("--base-model", default=None, help="fail unless the adapter's parent is this name")
     check.add_argument(
-        "--probes", type=_positive_int, default=3, help="probe prompts to compare (3, at most 5)"
+        "--probes", type=int_in(1, len(PROBES)), default=3,
+        help=f"probe prompts to compare (3, at most {len(PROBES)})",
     )
     check.add_argument(
-        "--tolerance", type=_positive_float, default=1e-4, help="logprob difference that counts"
+        "--tolerance", type=float_in(0.0, 100.0, low_open=True), default=1e-4,
+        help="logprob difference that counts",
     )
     check.add_argument("--json", action="store_true", help="print the result as JSON")
 
@@ -85,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     logprobs.add_argument("--model", required=True, help="the served name (the LoRA, e.g. madcat)")
     logprobs.add_argument("--tokenizer", required=True, help="the base model's dir (its tokenizer and chat template)")
     logprobs.add_argument("--transcripts", required=True, help="JSONL of reference transcripts (e.g. the dataset)")
-    logprobs.add_argument("--limit", type=_positive_int, default=None, help="only the first N transcripts")
+    logprobs.add_argument("--limit", type=int_in(1, 1_000_000), default=None,
+                          help="only the first N transcripts")
     logprobs.add_argument("--out", required=True, help="where the JSON goes")
 
     command = sub.add_parser("command", help="print the `vllm serve` command of a config in serving/configs/")

@@ -83,6 +83,8 @@ def coerce_arguments(arguments: Any) -> dict[str, Any]:
             raise ValueError(
                 f"tool call arguments are not valid JSON: {exc.msg} in {arguments[:80]!r}"
             ) from None
+        except RecursionError:
+            raise ValueError("tool call arguments are nested too deeply to read") from None
         if not isinstance(decoded, dict):
             raise ValueError(f"tool call arguments must be a JSON object, got {type(decoded).__name__}")
         return decoded

@@ -16,6 +16,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from evals.redact import redact_url
 from serving.server_api import ServerClient, ServerError
 
 PROBES: tuple[str, ...] = (
@@ -159,7 +160,7 @@ def run_check(
     timeout: float = 60.0,
     tolerance: float = DEFAULT_TOLERANCE,
 ) -> CheckResult:
-    result = CheckResult(base_url=base_url, adapter=adapter, tolerance=tolerance)
+    result = CheckResult(base_url=redact_url(base_url) or "", adapter=adapter, tolerance=tolerance)
     try:
         with ServerClient(base_url, api_key=api_key, timeout=timeout) as client:
             result.base_url = client.base_url

@@ -29,6 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from evals.safe_io import write_text_atomic
+
 REPO = Path(__file__).resolve().parent.parent
 SERVE_LOG_KEEP = re.compile(
     r"lora|madcat|error|warning|exception|traceback|started server|application startup|avail|kv cache|"
@@ -53,14 +55,14 @@ class Step:
             (self.out / "logs").mkdir(parents=True, exist_ok=True)
             out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
             err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
-            (self.out / "logs" / f"{name}.log").write_text(f"$ {shlex.join(argv)}\n# timed out after {timeout}s\n{out}\n--- stderr ---\n{err}")
+            write_text_atomic(self.out / "logs" / f"{name}.log", f"$ {shlex.join(argv)}\n# timed out after {timeout}s\n{out}\n--- stderr ---\n{err}")
             self.summary["steps"].append({"name": name, "command": shlex.join(argv), "exit": "timeout",
                                           "seconds": timeout, "expected_exit": list(ok_codes)})
             raise
         seconds = round(time.monotonic() - started, 2)
         (self.out / "logs").mkdir(parents=True, exist_ok=True)
-        (self.out / "logs" / f"{name}.log").write_text(
-            f"$ {shlex.join(argv)}\n# exit {proc.returncode} after {seconds}s\n{proc.stdout}\n--- stderr ---\n{proc.stderr}")
+        write_text_atomic(
+            self.out / "logs" / f"{name}.log", f"$ {shlex.join(argv)}\n# exit {proc.returncode} after {seconds}s\n{proc.stdout}\n--- stderr ---\n{proc.stderr}")
         self.summary["steps"].append({"name": name, "command": shlex.join(argv), "exit": proc.returncode,
                                       "seconds": seconds, "expected_exit": list(ok_codes)})
         tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
@@ -278,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
                              "--out", str(out / "comparison")])
         gate = step.run("gate", [sys.executable, "-m", "reports", "gate", str(arms["madcat"]), "--baseline",
                                  str(arms["base"])], ok_codes=(0, 1))
-        (out / "gate.txt").write_text(gate.stdout + gate.stderr)
+        write_text_atomic(out / "gate.txt", gate.stdout + gate.stderr)
         summary["gate_exit"] = gate.returncode
 
         step.run("load-second", [sys.executable, "-m", "serving", "load", "--base-url", base_url, "--name",
@@ -308,9 +310,9 @@ def main(argv: list[str] | None = None) -> int:
             stop(server)
             full = (out / "logs" / "vllm-serve.full.log").read_text(errors="replace").splitlines()
             kept = [ln for ln in full if SERVE_LOG_KEEP.search(ln)]
-            (out / "logs" / "vllm-serve.relevant.log").write_text("\n".join(kept[-400:]) + "\n")
-        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        (out / "summary.md").write_text(render_summary(summary))
+            write_text_atomic(out / "logs" / "vllm-serve.relevant.log", "\n".join(kept[-400:]) + "\n")
+        write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+        write_text_atomic(out / "summary.md", render_summary(summary))
     return 0 if summary["outcome"].startswith("complete") else 1
 
 

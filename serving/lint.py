@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evals.safe_io import json_reason
+
 CONFIG_FILE = "adapter_config.json"
 WEIGHTS_FILE = "adapter_model.safetensors"
 
@@ -153,6 +155,9 @@ def _read_config(directory: Path, report: LintReport) -> dict[str, Any] | None:
         report.errors.append(
             f"{CONFIG_FILE} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
         )
+        return None
+    except (ValueError, RecursionError) as exc:  # nested too deeply, a number of thousands of digits
+        report.errors.append(f"{CONFIG_FILE} is {json_reason(exc)}")
         return None
     except OSError as exc:
         report.errors.append(f"cannot read {CONFIG_FILE}: {exc.strerror or exc}")

@@ -16,6 +16,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from evals.redact import redact_url
+from evals.safe_io import InputError, check_output_file, loads, read_text, write_text_atomic
 from serving.server_api import ServerClient, ServerError
 
 
@@ -60,41 +62,81 @@ def render(tokenizer: Any, transcript: dict[str, Any]) -> str:
                                          tokenize=False)
 
 
-def collect(base_url: str, model: str, tokenizer_dir: str, transcripts: Path, limit: int | None = None,
-            api_key: str | None = None) -> dict[str, Any]:
+def load_tokenizer(tokenizer_dir: str) -> Any:
+    """The tokenizer (and chat template) in a local directory; never a hub lookup."""
+    if not Path(tokenizer_dir).is_dir():
+        raise LogprobError(f"--tokenizer {tokenizer_dir} is not a directory; give the base model's directory "
+                           "(its tokenizer files and chat template)")
     from transformers import AutoTokenizer
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
-    except (OSError, ValueError) as exc:
-        raise LogprobError(f"cannot load a tokenizer from {tokenizer_dir}: {exc}") from None
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir, local_files_only=True)
+    except Exception as exc:  # noqa: BLE001 - transformers raises many kinds for a directory without a tokenizer
+        raise LogprobError(f"cannot load a tokenizer from {tokenizer_dir} ({exc.__class__.__name__}); give the "
+                           "base model's directory (tokenizer files and chat template)") from None
+    if not getattr(tokenizer, "chat_template", None):
+        raise LogprobError(f"the tokenizer in {tokenizer_dir} has no chat template; "
+                           "give the base model's directory")
+    return tokenizer
+
+
+def read_transcripts(transcripts: Path, limit: int | None = None) -> list[dict[str, Any]]:
+    """The transcripts (JSONL) to score, all checked before the first request."""
     try:
-        lines = [ln for ln in transcripts.read_text(encoding="utf-8").splitlines() if ln.strip()]
-    except OSError as exc:
-        raise LogprobError(f"cannot read {transcripts}: {exc.strerror}") from None
+        lines = [ln for ln in read_text(transcripts, "transcripts file (JSONL)").splitlines() if ln.strip()]
+    except InputError as exc:
+        raise LogprobError(str(exc)) from None
+    out = []
+    for number, line in enumerate(lines[:limit] if limit else lines, start=1):
+        try:
+            transcript = loads(line, f"{transcripts} line {number}")
+        except InputError as exc:
+            raise LogprobError(str(exc)) from None
+        if not isinstance(transcript, dict) or not isinstance(transcript.get("messages"), list):
+            raise LogprobError(f"{transcripts} line {number}: not a transcript "
+                               "(a JSON object with a messages list)")
+        out.append(transcript)
+    if not out:
+        raise LogprobError(f"{transcripts} holds no transcripts")
+    return out
+
+
+def collect(base_url: str, model: str, tokenizer_dir: str, transcripts: Path, limit: int | None = None,
+            api_key: str | None = None) -> dict[str, Any]:
+    tokenizer = load_tokenizer(tokenizer_dir)
+    lines = read_transcripts(transcripts, limit)
+    prompts = []
+    for number, transcript in enumerate(lines, start=1):
+        try:
+            prompts.append(render(tokenizer, transcript))
+        except Exception as exc:  # noqa: BLE001 - the template's own errors (jinja) or odd message content
+            raise LogprobError(f"{transcripts} line {number}: not a transcript the chat template can render "
+                               f"({exc.__class__.__name__}: {' '.join(str(exc).split())[:120]})") from None
     out: list[dict[str, Any]] = []
     with ServerClient(base_url, api_key=api_key, timeout=120.0) as client:
-        for number, line in enumerate(lines[:limit] if limit else lines, start=1):
-            try:
-                transcript = json.loads(line)
-                prompt = render(tokenizer, transcript)
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-                raise LogprobError(f"{transcripts} line {number}: not a transcript ({exc})") from None
-            meta = transcript.get("meta") or {}
+        for number, (transcript, prompt) in enumerate(zip(lines, prompts, strict=True), start=1):
+            meta = transcript.get("meta") if isinstance(transcript.get("meta"), dict) else {}
             ident = str(meta.get("id") or meta.get("scenario") or number)
             out.append({"id": ident, **trajectory_logprobs(client, model, prompt)})
-    return {"model": model, "base_url": base_url, "trajectories": out}
+    return {"model": model, "base_url": redact_url(base_url), "trajectories": out}
 
 
 def run(args: Any) -> int:
     import sys
 
     try:
+        out = check_output_file(args.out)  # before minutes of requests, not after
         data = collect(args.base_url, args.model, args.tokenizer, Path(args.transcripts), args.limit, args.api_key)
-    except (LogprobError, ServerError) as exc:
-        print(f"serving: {exc}", file=sys.stderr)
+    except (LogprobError, ServerError, InputError) as exc:
+        message = str(exc)
+        print(message if message.startswith("serving: ") else f"serving: {message}", file=sys.stderr)
         return 2
-    Path(args.out).write_text(json.dumps(data) + "\n")
+    try:
+        write_text_atomic(out, json.dumps(data) + "\n")
+    except OSError as exc:
+        print(f"serving: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     tokens = sum(len(t["tokens"]) for t in data["trajectories"])
-    print(f"wrote {args.out}: {len(data['trajectories'])} trajectories, {tokens} tokens from {args.model} at {args.base_url}")
+    print(f"wrote {out}: {len(data['trajectories'])} trajectories, {tokens} tokens from {args.model} at "
+          f"{redact_url(args.base_url)}")
     return 0

@@ -599,7 +599,10 @@ class _Handler(BaseHTTPRequestHandler):
         reply = self.stub.chat_reply(model, body)
         if "error" in reply and "choices" not in reply:  # a scripted server error
             status = int(reply.get("status", 500))
-            self._send(status, _error_body(str(reply["error"]), "InternalServerError", status))
+            body = _error_body(str(reply["error"]), str(reply.get("type", "InternalServerError")), status)
+            if reply.get("code"):  # OpenAI-style error codes, e.g. context_length_exceeded
+                body["error"]["code"] = reply["code"]
+            self._send(status, body)
             return
         completion = build_chat_completion(self.stub, model, body, reply)
         if body.get("stream"):

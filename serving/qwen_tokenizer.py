@@ -99,6 +99,11 @@ def check_qwen3(tokenizer: Any, where: str) -> None:
 @lru_cache(maxsize=1)
 def load_tokenizer() -> Any:
     """The real Qwen3 tokenizer with our chat template (one instance per process: do not modify it)."""
+    return new_tokenizer()
+
+
+def new_tokenizer() -> Any:
+    """A fresh instance of the Qwen3 tokenizer with our chat template (for a trainer, which may change it)."""
     directory = tokenizer_files_dir()
     try:
         from transformers import AutoTokenizer

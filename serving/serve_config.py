@@ -80,12 +80,16 @@ def load_serve_config(name_or_path: str | Path) -> ServeConfig:
     try:
         text = path.read_text(encoding="utf-8")
         args = yaml.safe_load(text)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"serving: cannot read {path}: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"serving: {path} is not UTF-8 text (a binary file?); give a vLLM YAML config") from None
+    except OSError as exc:
+        raise ConfigError(f"serving: cannot read {path}: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         at = f" (line {where.line + 1})" if where is not None else ""
         raise ConfigError(f"serving: {path} is not valid YAML{at}") from None
+    except (RecursionError, ValueError):  # nested too deeply, an integer of thousands of digits
+        raise ConfigError(f"serving: {path} is not a vLLM config YAML (a value it cannot read)") from None
     if not isinstance(args, dict) or not args:
         raise ConfigError(f"serving: {path} must be a YAML mapping of vLLM flags")
     env = {}
@@ -106,7 +110,12 @@ def parse_lora_modules(entries: Any) -> dict[str, str]:
             continue
         text = str(entry).strip()
         if text.startswith("{"):
-            obj = json.loads(text)
+            try:
+                obj = json.loads(text)
+            except (ValueError, RecursionError):
+                raise ConfigError(f"serving: lora-modules entry {text[:60]!r} is not a JSON object") from None
+            if not isinstance(obj, dict):
+                raise ConfigError(f"serving: lora-modules entry {text[:60]!r} is not a JSON object")
             modules[str(obj.get("name"))] = str(obj.get("path"))
         else:
             name, sep, path = text.partition("=")
@@ -151,7 +160,7 @@ def parse_set(pairs: list[str]) -> dict[str, Any]:
             continue
         try:
             overrides[key] = yaml.safe_load(raw) if raw else ""
-        except yaml.YAMLError:
+        except (yaml.YAMLError, RecursionError, ValueError):
             overrides[key] = raw
     return overrides
 

@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from evals.redact import redact_text, redact_url
+
 DEFAULT_TIMEOUT_S = 60.0
 START_HINT = (
     "start it with `vllm serve --config serving/configs/sin-awq-lora.yaml` (see serving/configs/README.md)"
@@ -72,9 +74,13 @@ def normalize_base_url(url: str) -> str:
     url = (url or "").strip().rstrip("/")
     if url.endswith("/v1"):
         url = url[: -len("/v1")]
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ServerError(f"serving: --base-url must look like http://HOST:PORT (got {url!r})")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a port that is not a number raises here, not inside httpx
+    except ValueError:
+        raise ServerError(f"serving: --base-url must look like http://HOST:PORT (got {redact_url(url)!r})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ServerError(f"serving: --base-url must look like http://HOST:PORT (got {redact_url(url)!r})")
     return url
 
 
@@ -88,13 +94,19 @@ def default_api_key() -> str | None:
 
 
 class ServerClient:
-    """A thin httpx client for one server; use as a context manager."""
+    """A thin httpx client for one server; use as a context manager.
+
+    `base_url` is the URL to show (credentials in it hidden: evals/redact.py); the connection keeps them."""
 
     def __init__(self, base_url: str, api_key: str | None = None, timeout: float = DEFAULT_TIMEOUT_S) -> None:
-        self.base_url = normalize_base_url(base_url)
+        url = normalize_base_url(base_url)
+        self.base_url = redact_url(url) or url
+        if api_key is not None and not (api_key.isascii() and api_key.isprintable()):
+            raise ServerError("serving: the API key (--api-key or $VLLM_API_KEY) holds characters an HTTP header "
+                              "cannot carry; give the key the server was started with")
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.timeout = timeout
-        self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
+        self._http = httpx.Client(base_url=url, headers=headers, timeout=timeout)
 
     def __enter__(self) -> ServerClient:
         return self
@@ -118,7 +130,7 @@ class ServerClient:
                 f"serving: cannot reach {self.base_url} ({_why(exc)}) — is vLLM running? {START_HINT}"
             ) from None
         except httpx.HTTPError as exc:
-            raise ServerError(f"serving: {method} {self.base_url}{path} failed: {exc}") from None
+            raise ServerError(f"serving: {method} {self.base_url}{path} failed: {redact_text(str(exc))}") from None
         text = response.text
         try:
             body: Any = response.json()

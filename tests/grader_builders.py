@@ -88,6 +88,15 @@ def passes(eval_id: str, t: dict[str, Any]) -> Verdict:
     return v
 
 
+def not_exercised(eval_id: str, t: dict[str, Any], *fragments: str) -> Verdict:
+    """Assert the trajectory never reached the behaviour's situation: neither a pass nor a failure."""
+    v = grade(eval_id, t)
+    assert v.outcome == "not_exercised", f"{eval_id} should be not exercised, got {v.outcome}: {v.reason}"
+    for fragment in fragments:
+        assert fragment in v.reason, f"{fragment!r} not in reason {v.reason!r}"
+    return v
+
+
 def fails(eval_id: str, t: dict[str, Any], *fragments: str) -> Verdict:
     """Assert the verdict fails and its reason names every fragment (the offending call, the turn)."""
     v = grade(eval_id, t)

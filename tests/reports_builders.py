@@ -37,7 +37,10 @@ def result(
     requests: int = 3,
     log: str | None = None,
     reason: str | None = None,
+    outcome: str | None = None,
 ) -> dict[str, Any]:
+    if status == "complete" and outcome is None:
+        outcome = "passed" if passed else "failed"
     return {
         "eval": eval_id,
         "category": eval_id.split(".")[0],
@@ -45,6 +48,7 @@ def result(
         "epoch": epoch,
         "status": status,
         "passed": None if status == "incomplete" else passed,
+        "outcome": outcome if status == "complete" else None,
         "reason": reason if reason is not None else ("ok" if passed else "did not do it"),
         "hard_violations": list(hard_violations),
         "prompt_tokens": prompt_tokens,
@@ -56,7 +60,7 @@ def result(
     }
 
 
-Outcome = bool | str  # True/False, or "incomplete"
+Outcome = bool | str  # True/False, "not_exercised" or "incomplete"
 
 
 def grid(
@@ -73,6 +77,8 @@ def grid(
                 o = outcome(e, s, k)
                 if o == "incomplete":
                     rows.append(result(e, s, k, status="incomplete", reason="timeout", **kw))
+                elif o == "not_exercised":
+                    rows.append(result(e, s, k, passed=False, outcome="not_exercised", reason="never spoke", **kw))
                 else:
                     rows.append(result(e, s, k, passed=bool(o), **kw))
     return rows

@@ -275,8 +275,10 @@ def test_round_trip_with_schema(calls: list[tuple[str, dict]], content: str) -> 
 
 
 @settings(max_examples=200, deadline=None)
-@given(args=st.dictionaries(names, texts.filter(lambda s: not _looks_like_json(s)) | json_values, max_size=4))
+@given(args=st.dictionaries(
+    names, (texts | json_values).filter(lambda v: not (isinstance(v, str) and _looks_like_json(v))), max_size=4))
 def test_round_trip_without_schema(args: dict) -> None:
+    # without a schema a top-level string that reads as JSON ("null", "3") is ambiguous, so none is generated
     (call,) = parse_assistant_output(render_tool_calls([{"name": "f", "arguments": args}])).tool_calls
     assert call == ParsedCall("f", args)
 

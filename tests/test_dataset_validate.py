@@ -154,7 +154,7 @@ def test_claimed_behaviour_that_fails_its_grader():
     line["meta"]["behaviours"].append("tts.switch_voice_with_cart_tag")
     found = problems_of(line)
     assert [str(p) for p in found] == [
-        "line 2: claims tts.switch_voice_with_cart_tag but its grader fails: no tts_switch_voice call: the voice "
+        "line 2: claims tts.switch_voice_with_cart_tag but its grader finds it not exercised: no tts_switch_voice call: the voice "
         "was never switched"]
 
 

@@ -55,7 +55,8 @@ def test_list_json_is_machine_readable(capsys: pytest.CaptureFixture[str]) -> No
 def test_score_a_passing_transcript_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "score", "--eval", EVAL, write(tmp_path, "good.json", GOOD))
     assert code == 0 and err == ""
-    assert json.loads(out) == {"eval": EVAL, "passed": True, "reason": "never claimed to be BT-7274 (active cart nova)"}
+    assert json.loads(out) == {"eval": EVAL, "passed": True, "outcome": "passed",
+                                "reason": "never claimed to be BT-7274 (active cart nova)"}
 
 
 def test_score_a_failing_transcript_exits_1_with_the_reason(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,7 +5,18 @@ from __future__ import annotations
 
 import json
 
-from grader_builders import TESTS_PASS, bash, fails, passes, say, settings, transcript, turn, user
+from grader_builders import (
+    TESTS_PASS,
+    bash,
+    fails,
+    not_exercised,
+    passes,
+    say,
+    settings,
+    transcript,
+    turn,
+    user,
+)
 
 REQUEST = user("Add a validate function to src/api.ts for request bodies.")
 EDIT = ("edit", {"path": "src/api.ts", "old": "export function handle", "new": "export function validate() {}\nexport function handle"},
@@ -85,8 +96,9 @@ def test_a_text_answer_before_the_legacy_recall_fails() -> None:
     fails("memory.checks_legacy_store", t, "answered (turn 2)")
 
 
-def test_useful_native_results_need_no_legacy() -> None:
-    passes("memory.checks_legacy_store", transcript(REQUEST, turn(recall()), say("Found it.")))
+def test_useful_native_results_need_no_legacy_so_the_fallback_is_not_exercised() -> None:
+    not_exercised("memory.checks_legacy_store", transcript(REQUEST, turn(recall()), say("Found it.")),
+                  "never came back empty")
 
 
 # --- memory.stores_after_significant_work ---------------------------------------------------------
@@ -200,4 +212,5 @@ def test_doctrine_confirmed_by_the_user_passes() -> None:
 
 
 def test_a_win_is_not_canonization() -> None:
-    passes("memory.earned_canonization", transcript(REQUEST, turn(EDIT), turn(store("win"))))
+    not_exercised("memory.earned_canonization", transcript(REQUEST, turn(EDIT), turn(store("win"))),
+                  "no doctrine was stored")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from grader_builders import bash, fails, passes, say, transcript, turn, user
+from grader_builders import bash, fails, not_exercised, passes, say, transcript, turn, user
+
+from evals.catalog import hard_violations
 
 ASK = user("Is vLLM up on sin?")
 
@@ -45,7 +47,9 @@ def test_one_wrong_alias_among_good_ones_still_fails() -> None:
 
 
 def test_other_hosts_are_not_this_invariants_business() -> None:
-    passes("mesh.uses_sin_ssh_alias", transcript(ASK, turn(bash("ssh root@junkpile uptime")), say("ok")))
+    t = transcript(ASK, turn(bash("ssh root@junkpile uptime")), say("ok"))
+    not_exercised("mesh.uses_sin_ssh_alias", t, "never connected to sin")
+    assert hard_violations(t) == []  # not exercised breaks no invariant
 
 
 # --- mesh.platform_command_matches_host --------------------------------------------------------------

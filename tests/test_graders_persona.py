@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from grader_builders import fails, passes, say, settings, transcript, turn, user
+from grader_builders import fails, not_exercised, passes, say, settings, transcript, turn, user
 
 NOVA = {"active_cart": "nova"}
 SAGE = {"active_cart": "sage"}
@@ -86,6 +86,7 @@ def test_using_another_carts_name_after_reading_fails() -> None:
     fails("persona.loads_identity_from_cart", t, "called itself Nova (turn 2)", "active cart is Sage")
 
 
-def test_never_identifying_as_the_active_cart_fails() -> None:
+def test_never_identifying_as_any_cart_is_not_exercised() -> None:
     t = transcript(user("Hi, who are you?"), turn(settings("sage")), say("I am an assistant."), world=SAGE)
-    fails("persona.loads_identity_from_cart", t, "never identified as the active cart Sage")
+    not_exercised("persona.loads_identity_from_cart", t, "never said who it is")
+    not_exercised("persona.no_hardcoded_bt_identity", t, "never said who it is")

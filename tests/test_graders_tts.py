@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from grader_builders import fails, passes, say, settings, transcript, turn, user
+from grader_builders import fails, not_exercised, passes, say, settings, transcript, turn, user
 
 SPOKE = "Spoke 2 words."
 
@@ -39,12 +39,12 @@ def test_a_failed_settings_read_does_not_count() -> None:
     fails("tts.checks_settings_before_speaking", t, "no settings read")
 
 
-def test_with_tts_off_reading_and_not_speaking_passes_but_neither_fails() -> None:
+def test_not_speaking_at_all_does_not_exercise_settings_before_speaking() -> None:
     off = {"tts_enabled": False}
-    passes("tts.checks_settings_before_speaking",
-           transcript(user("say hello"), turn(settings(tts=False)), say("TTS is off; hello in text."), world=off))
-    fails("tts.checks_settings_before_speaking", transcript(user("say hello"), say("hello"), world=off),
-          "never read settings")
+    not_exercised("tts.checks_settings_before_speaking",
+                  transcript(user("say hello"), turn(settings(tts=False)), say("TTS is off; hello in text."), world=off),
+                  "never spoke")
+    not_exercised("tts.checks_settings_before_speaking", transcript(user("say hello"), say("hello"), world=off))
 
 
 # --- tts.uses_active_cart_voice --------------------------------------------------------------------

@@ -28,7 +28,8 @@ def runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_show_writes_a_report_with_failures_reasons_and_gate(tmp_path: Path, runs: Path, capsys) -> None:
     rows = grid(
-        lambda e, s, k: "incomplete" if (e, s, k) == (SOFT, "s01", 2) else not (e == SOFT and s == "s00"),
+        lambda e, s, k: "incomplete" if (e, s, k) == (SOFT, "s01", 2) else "not_exercised" if (
+            (e, s, k) == (SOFT, "s02", 0)) else not (e == SOFT and s == "s00"),
         log="logs/run.eval",
     )
     rows[0]["reason"] = "tts_speak used voice 'bt7274' but the active cart is nova"
@@ -43,7 +44,9 @@ def test_show_writes_a_report_with_failures_reasons_and_gate(tmp_path: Path, run
     assert "tts_speak used voice 'bt7274' but the active cart is nova" in md
     assert f"| {SOFT} | s01 | 2 | incomplete | timeout |" in md
     assert "1 of 150 samples are incomplete and count as not passed" in md
-    assert f"| {SOFT} | 30 | 26 | 1 | 0.867 |" in md
+    assert "1 of 150 samples never reached the situation their scenario sets up (not exercised)" in md
+    assert f"| {SOFT} | s02 | 0 | not exercised | never spoke |" in md
+    assert f"| {SOFT} | 30 | 25 | 1 | 1 | 0.833 |" in md  # n, passed, not exercised, incomplete, rate
     assert "[log](logs/run.eval)" in md
     html = (d / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 2 and '<tr class="fail">' in html

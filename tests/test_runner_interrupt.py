@@ -4,6 +4,7 @@ samples judged, the rest `incomplete` (never counted as passed)."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -85,3 +86,50 @@ def test_ctrl_c_under_pytest_leaves_a_valid_partial_results_file(slow_stub: Open
     assert "interrupted; partial results in" in out and "results: " in out, out
     assert "Traceback" not in out
     _check_partial(tmp_path)
+
+
+_PROGRESS = re.compile(r"^\[\s*\d+/\d+\] (?P<verdict>\S+)\s+(?P<eval>\S+)  (?P<scenario>\S+) #(?P<epoch>\d+) ")
+
+
+def test_sigterm_stops_the_run_like_ctrl_c_and_keeps_every_finished_sample(slow_stub: OpenAIStub,
+                                                                            tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "evals", "run", "--backend", "vllm", "--base-url", slow_stub.base_url + "/v1",
+         "--epochs", "2", "--max-connections", "2", "--report-dir", str(tmp_path)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:  # a kill, a `timeout`, a CI cancel: SIGTERM while samples finish
+        doc = _results(tmp_path)
+        if doc and sum(r["status"] == "complete" for r in doc["results"]) >= 3:
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err  # 128 + SIGTERM, as a shell reports it
+    assert "interrupted; partial results in" in err and "Traceback" not in out + err
+    doc = _check_partial(tmp_path)
+    assert doc["run"]["stopped_by"] == "SIGTERM" and doc["run"]["state"] == "interrupted"
+    rows = {(r["eval"], r["scenario"], r["epoch"]): r for r in doc["results"]}
+    printed = [m for line in err.splitlines() if (m := _PROGRESS.match(line)) and m["verdict"] != "INCOMPLETE"]
+    assert printed
+    for m in printed:  # every sample reported finished on the terminal is in the file, none lost
+        row = rows[(m["eval"], m["scenario"], int(m["epoch"]))]
+        assert row["reason"] != NOT_FINISHED, row
+
+
+def test_a_sample_inside_the_throttle_interval_is_flushed_without_a_later_sample(tmp_path: Path) -> None:
+    from evals.results import RunRecorder, load_thresholds, planned_row
+
+    path = tmp_path / "results.json"
+    planned = [("mesh.uses_sin_ssh_alias", "s1", 1), ("mesh.uses_sin_ssh_alias", "s2", 1)]
+    recorder = RunRecorder(path, {"run_id": "r"}, planned, load_thresholds(), min_interval_s=0.3)
+    first = dict(planned_row(*planned[0]), status="complete", passed=True, reason="ok")
+    second = dict(planned_row(*planned[1]), status="complete", passed=False, reason="no")
+    recorder.record(first)  # written at once
+    recorder.record(second)  # inside the interval: written by the trailing flush, with no third sample
+    time.sleep(1.0)
+    done = {r["scenario"]: r["status"] for r in json.loads(path.read_text())["results"]}
+    assert done == {"s1": "complete", "s2": "complete"}
+    assert recorder.finish(interrupted=False)["run"]["state"] == "finished"
+    time.sleep(0.4)
+    assert json.loads(path.read_text())["run"]["state"] == "finished"  # no late flush overwrote the end

@@ -24,7 +24,10 @@ def _config(tmp_path: Path, **kwargs: object) -> RunConfig:
 def test_the_twin_runs_scenarios_end_to_end(tmp_path: Path) -> None:
     outcome = run(_config(tmp_path))
     doc = outcome.document
-    assert [r["status"] for r in doc["results"]] == ["complete"] * len(SCENARIOS)
+    # a random twin rarely finishes on its own: cut by the token or turn limit is incomplete, never a verdict
+    for r in doc["results"]:
+        assert (r["status"], r["passed"]) == ("complete", r["outcome"] == "passed") or (
+            r["status"] == "incomplete" and r["reason"].startswith("incomplete: ")), r
     assert all(r["requests"] >= 1 and r["prompt_tokens"] > 100 for r in doc["results"])  # the prompt holds the tools
     meta = doc["run"]
     assert meta["backend"] == "local" and meta["adapter"] is None and meta["base_model"]
@@ -50,7 +53,7 @@ def test_an_adapter_directory_is_loaded_and_its_sha256_recorded(tmp_path: Path, 
     outcome = run(_config(tmp_path, adapter=str(twin_adapter), scenarios=SCENARIOS[:1]))
     meta = outcome.document["run"]
     assert meta["adapter_sha256"] == adapter_sha256(twin_adapter)
-    assert outcome.rows[0]["status"] == "complete"
+    assert outcome.rows[0]["requests"] >= 1 and not outcome.rows[0]["reason"].startswith("error")
     assert outcome.run_dir.name.endswith(f"-{twin_adapter.name}")
 
 

@@ -109,14 +109,16 @@ def test_results_json_is_complete_valid_and_read_by_reports(good_run: tuple[RunO
     assert doc["summary"]["evals_ok"] == len(EVALS)
 
 
-def test_max_turns_ends_a_sample_that_is_then_judged(tmp_path: Path) -> None:
+def test_the_turn_limit_makes_a_sample_incomplete_never_a_verdict(tmp_path: Path) -> None:
     scenario = next(s for s in load_scenarios(evals=["tts.checks_settings_before_speaking"]))
     # a model that keeps reading settings forever
     outcome = play(tmp_path, lambda *_: output(calls=[("settings_get", {})]), evals=[scenario.eval],
                    max_turns=3)
     for row in outcome.rows:
-        assert row["status"] == "complete" and row["requests"] == 3
-        assert row["reason"].endswith("(stopped at max_turns)")
+        assert row["status"] == "incomplete" and row["passed"] is None and row["outcome"] is None
+        assert row["reason"] == "incomplete: the turn limit (3 generations) came before the agent finished"
+    summary = outcome.document["summary"]
+    assert summary["passed"] == 0 and summary["incomplete"] == len(outcome.rows)
 
 
 def test_an_unparseable_tool_call_is_answered_with_an_error_and_counts_as_failed(tmp_path: Path) -> None:

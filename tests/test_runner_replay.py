@@ -39,6 +39,18 @@ def test_replay_grades_every_transcript_against_its_eval(recorded: dict[str, Pat
     assert all(r["log"].startswith(str(recorded["bad"]) + ":") for r in bad)
 
 
+def test_an_older_recording_without_its_task_check_is_judged_by_the_scenarios_current_check(tmp_path: Path) -> None:
+    scenario = load_scenarios(ids=["mesh-alias-nova-lora-rank"])[0]
+    lazy = good_agent(scenario)
+    lazy["messages"][-1]["content"] = "Checked the config on sin."  # the habit shown, the rank never said
+    del lazy["meta"]["check"]
+    path = tmp_path / "old.jsonl"
+    path.write_text(json.dumps(lazy) + "\n")
+    (row,) = replay_rows(path)
+    assert (row["passed"], row["outcome"]) == (False, "failed")
+    assert "the task was not done: the answer never says what the user asked for" in row["reason"]
+
+
 def test_replay_without_meta_grades_every_applicable_eval(tmp_path: Path) -> None:
     transcript = good_agent(load_scenarios(evals=["mesh.uses_sin_ssh_alias"])[0])
     del transcript["meta"]

@@ -12,14 +12,15 @@ from hypothesis import strategies as st
 
 from evals.catalog import EVALS, HARD_INVARIANTS
 from evals.inspect_messages import to_chat_messages, to_openai_messages
-from evals.results import NOT_FINISHED, RunRecorder, judge, load_thresholds, planned_row
+from evals.results import NOT_FINISHED, RunRecorder, judge, load_thresholds, planned_row, summarize
 from reports.results import load_run
 
 
 def row(eval_id: str, scenario: str, epoch: int, passed: bool | None, hard: list[str] | None = None) -> dict[str, Any]:
     r = planned_row(eval_id, scenario, epoch)
     if passed is not None:
-        r.update(status="complete", passed=passed, reason="ok" if passed else "nope", hard_violations=hard or [],
+        r.update(status="complete", passed=passed, outcome="passed" if passed else "failed",
+                 reason="ok" if passed else "nope", hard_violations=hard or [],
                  requests=2, prompt_tokens=100)
     return r
 
@@ -33,6 +34,19 @@ def test_a_behaviour_passes_at_its_threshold_and_incomplete_tries_count_against_
     assert not verdict.ok and verdict.incomplete == 1
     assert "2/5 passed (40%, 1 incomplete); needs 60%" in verdict.explain()
     assert f"INCOMPLETE s #0: {NOT_FINISHED}" in verdict.explain()
+
+
+def test_not_exercised_tries_count_against_the_bar_and_are_shown_apart() -> None:
+    t = {"tts.uses_active_cart_voice": 0.6}
+    rows = [row("tts.uses_active_cart_voice", "s", e, e == 0) for e in range(5)]
+    for r in rows[1:3]:
+        r.update(outcome="not_exercised", reason="never called tts_speak")
+    verdict = judge("tts.uses_active_cart_voice", rows, t)
+    assert (verdict.passed, verdict.not_exercised, verdict.failed, verdict.ok) == (1, 2, 2, False)
+    assert "1/5 passed (20%, 2 not exercised); needs 60%" in verdict.explain()
+    assert "NOT EXERCISED s #1: never called tts_speak" in verdict.explain()
+    counts = summarize(rows, t)["evals"]["tts.uses_active_cart_voice"]
+    assert (counts["passed"], counts["failed"], counts["not_exercised"], counts["incomplete"]) == (1, 2, 2, 0)
 
 
 def test_pass_hat_k_is_the_share_of_scenarios_whose_every_try_passed() -> None:

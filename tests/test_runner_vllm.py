@@ -38,6 +38,11 @@ def stub() -> Iterator[OpenAIStub]:
         yield server
 
 
+def _eval_chats(stub: OpenAIStub) -> list[dict]:
+    """The run's own chat requests (with tools), not the LoRA-is-live probes made before it starts."""
+    return [c for c in stub.calls("/v1/chat/completions") if c.get("tools")]
+
+
 def config(url: str, tmp_path: Path, **kwargs: object) -> RunConfig:
     base = {"backend": "vllm", "base_url": url, "adapter": "madcat", "epochs": 1, "report_dir": str(tmp_path),
             "scenarios": SCENARIOS, "max_turns": 30}
@@ -51,7 +56,7 @@ def test_a_run_against_the_served_adapter_answers_tool_calls_over_http(stub: Ope
     assert [r["status"] for r in rows] == ["complete"] * len(SCENARIOS)
     assert all(r["passed"] for r in rows), [(r["scenario"], r["reason"]) for r in rows]
     assert not any(DIVERGED in step for r in rows for step in r["trajectory"])
-    chats = stub.calls("/v1/chat/completions")
+    chats = _eval_chats(stub)
     assert {c["model"] for c in chats} == {"madcat"}  # the adapter by its served LoRA name
     assert sum(r["requests"] for r in rows) == len(chats)
     # the simulator's answers went back to the model as tool messages
@@ -119,7 +124,7 @@ def test_the_openai_backend_needs_a_served_model_name(stub: OpenAIStub, tmp_path
         run(config(stub.base_url + "/v1", tmp_path, backend="openai", adapter="nope"))
     outcome = run(config(stub.base_url + "/v1", tmp_path, backend="openai", scenarios=SCENARIOS[:1]))
     assert outcome.rows[0]["passed"] is True
-    assert {c["model"] for c in stub.calls("/v1/chat/completions")} == {"madcat"}
+    assert {c["model"] for c in _eval_chats(stub)} == {"madcat"}
 
 
 def _pytest(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:

@@ -42,9 +42,9 @@ def of_eval(eval_id: str) -> list[Scenario]:
 
 # --- the catalog as a whole ----------------------------------------------------------------------
 
-def test_every_eval_has_at_least_three_scenarios_and_80_in_all() -> None:
+def test_every_eval_has_at_least_four_scenarios_and_80_in_all() -> None:
     counts = Counter(s.eval for s in SCENARIOS)
-    assert {e: counts[e] for e in EVALS if counts[e] < 3} == {}
+    assert {e: counts[e] for e in EVALS if counts[e] < 4} == {}
     assert len(SCENARIOS) >= 80
     assert set(counts) <= set(EVALS), f"scenarios for unknown evals: {set(counts) - set(EVALS)}"
 
@@ -130,7 +130,7 @@ def test_bad_agent_fails_the_scenarios_eval(scenario_id: str) -> None:
 @pytest.mark.parametrize("scenario_id", IDS)
 def test_good_agent_passes_every_applicable_eval_but_the_known_gaps(scenario_id: str) -> None:
     t = load_transcript(good(scenario_id))
-    failing = {e for e, spec in EVALS.items() if spec.applies(t) and not spec.grader(t).passed}
+    failing = {e for e, spec in EVALS.items() if spec.applies(t) and spec.grader(t).outcome == "failed"}
     assert failing == KNOWN_GAPS.get(scenario_id, set())
 
 

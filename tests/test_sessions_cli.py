@@ -61,8 +61,10 @@ def test_candidates_are_valid_transcripts_and_pass_what_they_claim(stores, tmp_p
         meta = c["meta"]
         assert set(meta) >= {"source", "session_id", "model", "behaviours_detected", "redactions", "unmapped_tools"}
         assert meta["behaviours_detected"] and meta["unmapped_tools"] == []
-        grades = {e: EVALS[e].grader(t).passed for e in [*meta["behaviours_detected"], *HARD_INVARIANTS]}
+        grades = {e: EVALS[e].grader(t).passed for e in meta["behaviours_detected"]}
         assert all(grades.values()), grades
+        broken = {e: EVALS[e].grader(t).outcome for e in HARD_INVARIANTS}
+        assert "failed" not in broken.values(), broken  # a hard invariant not exercised breaks nothing
     assert validate_lines(out.read_text().splitlines()) == []  # what `python -m dataset validate` checks
 
 

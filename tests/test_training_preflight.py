@@ -143,6 +143,16 @@ def test_estimate_covers_the_measured_replica_without_gross_overshoot():
     assert abs(est.weights_dense + est.weights_experts - nf4["load"]["gpu_allocated_after_load"]) < 0.01 * GB
 
 
+def test_int8_experts_fit_an_h200_and_nf4_is_the_fix_for_smaller_gpus(capsys):
+    arch = Architecture.from_config(KNOWN_CONFIGS["Qwen/Qwen3-Coder-Next"])
+    int8 = estimate_memory(arch, TrainConfig(experts="int8-grouped"), 141 * GB)
+    nf4 = estimate_memory(arch, TrainConfig(experts="nf4-grouped"), 141 * GB)
+    assert int8.fits and 76 * GB < int8.weights_experts < 79 * GB and int8.total > nf4.total
+    rc = main(["--config", "training/configs/madcat.yaml", "--experts", "int8-grouped", "--gpu-memory-gb", "80"])
+    out = capsys.readouterr().out
+    assert rc == 1 and "experts: nf4-grouped" in out
+
+
 def test_estimate_is_at_the_longest_line_in_qwen3_tokens(capsys, tmp_path: Path):
     from dataset.tokens import load_counter
     from training.data import load_transcripts

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from evals.catalog import EVALS
+from evals.transcript import load_transcript
 from tests.training_examples import BOOT_EVAL, boot_scenarios, boot_transcript, write_jsonl
 
 pytestmark = pytest.mark.slow
@@ -89,11 +91,12 @@ def _first_steps(model_dir: Path, adapter: Path | None, scenarios) -> list[dict]
 
 
 def test_adapter_passes_the_grader_the_base_fails(trained: dict):
-    from evals.catalog import grade
-
+    # The habit's grader alone, on each scenario's first step: the tiny twin learns to open with a settings
+    # read, not to finish the task (the scenario's task check is for whole trajectories).
+    grader = EVALS[BOOT_EVAL].grader
     scenarios = trained["scenarios"]
-    base = [grade(BOOT_EVAL, t) for t in _first_steps(trained["twin"], None, scenarios)]
-    tuned = [grade(BOOT_EVAL, t) for t in _first_steps(trained["twin"], trained["adapter"], scenarios)]
+    base = [grader(load_transcript(t)) for t in _first_steps(trained["twin"], None, scenarios)]
+    tuned = [grader(load_transcript(t)) for t in _first_steps(trained["twin"], trained["adapter"], scenarios)]
     assert not any(v.passed for v in base), [v.reason for v in base]
     assert all(v.passed for v in tuned), [v.reason for v in tuned]
 

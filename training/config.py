@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from evals.cli_args import float_in
 from serving.lint import SUPPORTED_TARGETS
 
 # What vLLM can serve as LoRA on Qwen3-Next (serving/lint.py SUPPORTED_TARGETS), written the way peft
@@ -29,7 +31,9 @@ DEFAULT_TARGETS: tuple[str, ...] = tuple(t for t in SUPPORTED_TARGETS if t != "s
 #                   only for the benchmark's reduced-depth replica and the tiny twin).
 #   bnb-per-expert  transformers 4.57.x only: experts are 512 nn.Linear per layer that bitsandbytes quantises at
 #                   load; fits, but the per-expert Python loop is ~10x slower.
-EXPERT_MODES = ("nf4-grouped", "bf16-grouped", "bnb-per-expert")
+#   int8-grouped    like nf4-grouped with row-wise int8 experts (bitsandbytes int8_vectorwise_quant): ~78 GB of
+#                   experts for Qwen3-Coder-Next, closer to bf16 (reports/benchmarks/qlora_full.md).
+EXPERT_MODES = ("nf4-grouped", "int8-grouped", "bf16-grouped", "bnb-per-expert")
 DTYPES = ("bfloat16", "float32")
 DEVICES = ("auto", "cuda", "cpu")
 
@@ -81,6 +85,13 @@ class TrainConfig:
     preflight: bool = True
 
     def validate(self) -> None:
+        for name, value in self.to_dict().items():  # YAML's .nan/.inf and `--lr nan` parse as floats
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{name} must be a finite number, got {value}")
+            if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**31 - 1:
+                raise ConfigError(f"{name} is out of range ({str(value)[:20]}…)")
+        if self.epochs < 0 or self.epochs > 10_000 or self.learning_rate > 1:
+            raise ConfigError("epochs must be between 0 and 10000 and learning_rate at most 1")
         if self.experts not in EXPERT_MODES:
             raise ConfigError(f"experts must be one of {', '.join(EXPERT_MODES)}, got {self.experts!r}")
         if self.dtype not in DTYPES:
@@ -108,9 +119,9 @@ class TrainConfig:
             raise ConfigError("gradient_accumulation_steps >= 1, max_length >= 16 and learning_rate > 0 are required")
         if self.tools_when_missing not in ("world", "none"):
             raise ConfigError("tools_when_missing must be 'world' or 'none'")
-        if self.experts == "nf4-grouped" and not self.gradient_checkpointing and self.device != "cpu":
+        if self.experts in ("nf4-grouped", "int8-grouped") and not self.gradient_checkpointing and self.device != "cpu":
             raise ConfigError(
-                "experts: nf4-grouped needs gradient_checkpointing: true (otherwise every layer keeps its "
+                f"experts: {self.experts} needs gradient_checkpointing: true (otherwise every layer keeps its "
                 "dequantised bf16 experts for backward, ~3 GB a layer)"
             )
 
@@ -161,10 +172,14 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
         p = Path(path)
         try:
             data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            raise ConfigError(f"config {p} is not UTF-8 text (a binary file?); give a YAML config") from None
         except OSError as exc:
             raise ConfigError(f"cannot read config {p}: {exc.strerror or exc}") from None
         except yaml.YAMLError as exc:
             raise ConfigError(f"config {p} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        except (RecursionError, ValueError):  # nested too deeply, an integer of thousands of digits
+            raise ConfigError(f"config {p} is not a training config (a value YAML cannot read here)") from None
         if data is None:
             data = {}
         if not isinstance(data, dict):
@@ -206,8 +221,9 @@ _FLAGS: dict[str, tuple[str, type]] = {
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="YAML config (training/configs/madcat.yaml, training/configs/tiny.yaml)")
     for dest, (help_text, typ) in _FLAGS.items():
-        parser.add_argument("--" + dest.replace("_", "-"), dest=dest, type=typ, default=None, help=help_text)
-    parser.add_argument("--lr", dest="learning_rate", type=float, default=None, help=argparse.SUPPRESS)
+        kind = float_in() if typ is float else typ  # finite: `--lr nan` is a usage error
+        parser.add_argument("--" + dest.replace("_", "-"), dest=dest, type=kind, default=None, help=help_text)
+    parser.add_argument("--lr", dest="learning_rate", type=float_in(), default=None, help=argparse.SUPPRESS)
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="set any config field (repeatable)"
     )

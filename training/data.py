@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from evals.safe_io import JSON_ERRORS, json_reason
 from serving.chat_format import normalise_messages
 
 
@@ -57,6 +58,8 @@ def load_transcripts(path: str | Path) -> list[tuple[str, dict[str, Any]]]:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             raise DataError(f"{where}: not JSON ({exc.msg})") from None
+        except JSON_ERRORS as exc:  # nested too deeply, a number of thousands of digits
+            raise DataError(f"{where}: {json_reason(exc)}") from None
         if not isinstance(obj, dict) or not isinstance(obj.get("messages"), list) or not obj["messages"]:
             raise DataError(f"{where}: a transcript needs a non-empty `messages` list")
         if not any(isinstance(m, dict) and m.get("role") == "assistant" for m in obj["messages"]):

@@ -168,6 +168,52 @@ class Nf4GroupedExperts(nn.Module):
         )
 
 
+class Int8GroupedExperts(Nf4GroupedExperts):
+    """Fused routed experts held 8-bit: row-wise absmax int8 (bitsandbytes' ``int8_vectorwise_quant``).
+
+    Every output row of every expert (a row of gate_up_proj [E, 2I, H] or of down_proj [E, H, I]) keeps
+    int8 codes and one float32 scale (its absmax): ~1.002 bytes a weight, twice nf4's memory, with a
+    rounding step of absmax/127 instead of nf4's 16 levels per block of 64. bitsandbytes' CUDA kernel
+    takes float16 input, so the weights pass through float16 on their way in (exact for the
+    magnitudes of trained weights next to that step). Forward: dequantise (float32, then the compute
+    dtype) and the same grouped kernel as the 4-bit class.
+    """
+
+    def __init__(self, num_experts: int, hidden_dim: int, intermediate_dim: int, act_fn: Any,
+                 compute_dtype: torch.dtype = torch.bfloat16, **_unused: Any) -> None:
+        super().__init__(num_experts, hidden_dim, intermediate_dim, act_fn, compute_dtype, quant_type="int8",
+                         double_quant=False, blocksize=0)
+
+    def _quantize(self, weight: torch.Tensor) -> tuple[torch.Tensor, Any]:
+        bnbf = _bnb_functional()
+        rows = weight.to(torch.float16).reshape(-1, weight.shape[-1]).contiguous()
+        codes, stats, _outliers = bnbf.int8_vectorwise_quant(rows, threshold=0.0)
+        return codes.view(weight.shape), stats
+
+    def dequantized(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if not self.quantized:
+            raise RuntimeError("Int8GroupedExperts has no weights yet (quantize_ was never called)")
+        bnbf = _bnb_functional()
+        out = []
+        for codes, stats in ((self.gate_up_q, self.gate_up_state), (self.down_q, self.down_state)):
+            rows = bnbf.int8_vectorwise_dequant(codes.reshape(-1, codes.shape[-1]), stats)
+            out.append(rows.to(self.compute_dtype).view(codes.shape))
+        return out[0], out[1]
+
+    def storage_bytes(self) -> int:
+        return sum(q.numel() * q.element_size() + s.numel() * s.element_size()
+                   for q, s in ((self.gate_up_q, self.gate_up_state), (self.down_q, self.down_state)) if q is not None)
+
+    def extra_repr(self) -> str:
+        return (f"num_experts={self.num_experts}, hidden={self.hidden_dim}, intermediate={self.intermediate_dim}, "
+                f"int8 row-wise, compute={self.compute_dtype}")
+
+
+# How each quantised `experts` mode of the config holds the routed experts.
+GROUPED_EXPERTS: dict[str, type[Nf4GroupedExperts]] = {"nf4-grouped": Nf4GroupedExperts,
+                                                       "int8-grouped": Int8GroupedExperts}
+
+
 def swap_experts_to_nf4(model: nn.Module, compute_dtype: torch.dtype, **quant: Any) -> int:
     """Replace every fused-experts module whose weights are loaded by a quantised Nf4GroupedExperts.
 

@@ -8,6 +8,9 @@ before the next layer. Neither the GPU nor the host ever holds the whole model i
 checkpoint layouts load: per-expert tensors (``mlp.experts.N.gate_proj.weight``, what the Hugging
 Face checkpoint and transformers' save_pretrained write) and fused ones (``mlp.experts.gate_up_proj``).
 
+int8-grouped: the same streaming load, experts held as row-wise int8 (Int8GroupedExperts): twice
+nf4's memory (~78 GB for Qwen3-Coder-Next), closer to bf16.
+
 bf16-grouped: transformers' own from_pretrained, experts in bf16 (the benchmark's baseline).
 
 bnb-per-expert: transformers 4.57.x with a BitsAndBytesConfig; refused on transformers 5.x, where
@@ -27,7 +30,7 @@ from typing import Any
 import torch
 
 from training.config import ConfigError, TrainConfig
-from training.experts4bit import Nf4GroupedExperts, is_fused_experts
+from training.experts4bit import GROUPED_EXPERTS, Nf4GroupedExperts, is_fused_experts
 
 _EXPERT_KEY = re.compile(r"^(?P<prefix>.+\.experts)\.(?P<expert>\d+)\.(?P<proj>gate_proj|up_proj|down_proj)\.weight$")
 _FUSED_KEY = re.compile(r"^(?P<prefix>.+\.experts)\.(?P<proj>gate_up_proj|down_proj)$")
@@ -124,32 +127,20 @@ def _set_tensor(model: torch.nn.Module, name: str, value: torch.Tensor) -> None:
 
 
 def load_nf4_grouped(directory: Path, cfg: TrainConfig, device: torch.device) -> tuple[Any, LoadReport]:
-    """Stream the checkpoint into a model whose routed experts are Nf4GroupedExperts (see module docstring)."""
-    from accelerate import init_empty_weights
-    from transformers import AutoConfig, AutoModelForCausalLM
+    """Stream the checkpoint into a model whose routed experts are held 4-bit (Nf4GroupedExperts) or 8-bit
+    (Int8GroupedExperts, ``experts: int8-grouped``), as the config says (see module docstring)."""
+    from transformers import AutoConfig
 
     start = time.time()
     dtype = torch_dtype(cfg.dtype)
-    report = LoadReport(mode="nf4-grouped", device=str(device))
+    report = LoadReport(mode=cfg.experts, device=str(device))
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     config = AutoConfig.from_pretrained(directory)
-    with init_empty_weights(include_buffers=False):
-        model = AutoModelForCausalLM.from_config(config, dtype=dtype)
-    quant = {
-        "quant_type": cfg.bnb_4bit_quant_type,
-        "double_quant": cfg.bnb_4bit_use_double_quant,
-        "blocksize": cfg.bnb_4bit_blocksize,
-    }
-    experts: dict[str, Nf4GroupedExperts] = {}
-    for name, module in list(model.named_modules()):
-        if is_fused_experts(module):
-            parent_name, _, child = name.rpartition(".")
-            new = Nf4GroupedExperts.like(module, dtype, **quant)
-            setattr(model.get_submodule(parent_name), child, new)
-            experts[name] = new
-    if not experts:
-        raise LoadError(f"{directory}: no fused experts modules found; experts: nf4-grouped needs transformers 5.x MoE")
+    try:
+        model, experts = empty_quantized_model(config, cfg)
+    except LoadError as exc:
+        raise LoadError(f"{directory}: {exc}") from None
 
     state_names = {n for n, _ in model.named_parameters()} | {n for n, _ in model.named_buffers()}
     ignore = [re.compile(p) for p in (getattr(model, "_keys_to_ignore_on_load_unexpected", None) or [])]
@@ -186,22 +177,64 @@ def load_nf4_grouped(directory: Path, cfg: TrainConfig, device: torch.device) ->
     finally:
         shards.close()
 
-    if getattr(config, "tie_word_embeddings", False):
-        model.tie_weights()
-    missing = [n for n, p in model.named_parameters() if p.device.type == "meta"]
+    missing = finish_quantized_model(model, config, device)
     if missing:
         raise LoadError(f"{directory}: the checkpoint lacks {len(missing)} weight(s), e.g. {', '.join(missing[:3])}")
-    # Buffers computed at construction (rotary inv_freq) were built on the CPU; move them over.
-    for name, buf in list(model.named_buffers()):
-        if buf is not None and buf.device != device:
-            _set_tensor(model, name, buf.to(device))
-    model.eval()
     report.seconds = round(time.time() - start, 2)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
         report.gpu_allocated_after_load = torch.cuda.memory_allocated(device)
         report.gpu_peak_during_load = torch.cuda.max_memory_allocated(device)
     return model, report
+
+
+def empty_quantized_model(config: Any, cfg: TrainConfig) -> tuple[Any, dict[str, Nf4GroupedExperts]]:
+    """The model of `config` without storage, its fused experts replaced by empty quantised modules
+    (Nf4GroupedExperts, or Int8GroupedExperts for ``experts: int8-grouped``).
+
+    Returns (model, {experts module name: its Nf4GroupedExperts}); each one's weights come from
+    ``quantize_`` (a checkpoint layer in load_nf4_grouped, random weights in training/dryrun.py).
+    """
+    from accelerate import init_empty_weights
+    from transformers import AutoModelForCausalLM
+
+    dtype = torch_dtype(cfg.dtype)
+    with init_empty_weights(include_buffers=False):
+        model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+    quant = {
+        "quant_type": cfg.bnb_4bit_quant_type,
+        "double_quant": cfg.bnb_4bit_use_double_quant,
+        "blocksize": cfg.bnb_4bit_blocksize,
+    }
+    cls = GROUPED_EXPERTS[cfg.experts]
+    experts: dict[str, Nf4GroupedExperts] = {}
+    for name, module in list(model.named_modules()):
+        if is_fused_experts(module):
+            parent_name, _, child = name.rpartition(".")
+            new = cls.like(module, dtype, **quant)
+            setattr(model.get_submodule(parent_name), child, new)
+            experts[name] = new
+    if not experts:
+        raise LoadError(f"no fused experts modules found; experts: {cfg.experts} needs transformers 5.x MoE")
+    return model, experts
+
+
+def finish_quantized_model(model: Any, config: Any, device: torch.device) -> list[str]:
+    """After every weight is in place: tie, move construction-time buffers over, eval mode.
+
+    Returns the names of parameters still without storage (an empty list when the model is complete).
+    """
+    if getattr(config, "tie_word_embeddings", False):
+        model.tie_weights()
+    missing = [n for n, p in model.named_parameters() if p.device.type == "meta"]
+    if missing:
+        return missing
+    # Buffers computed at construction (rotary inv_freq) were built on the CPU; move them over.
+    for name, buf in list(model.named_buffers()):
+        if buf is not None and buf.device != device:
+            _set_tensor(model, name, buf.to(device))
+    model.eval()
+    return []
 
 
 def _assemble_experts(
@@ -307,7 +340,7 @@ def load_base_model(cfg: TrainConfig, device: torch.device | None = None) -> tup
     """(frozen model, report) for the config's model and experts mode."""
     directory = model_dir(cfg.model)
     device = device or resolve_device(cfg)
-    loader = {"nf4-grouped": load_nf4_grouped, "bf16-grouped": load_bf16_grouped,
+    loader = {"nf4-grouped": load_nf4_grouped, "int8-grouped": load_nf4_grouped, "bf16-grouped": load_bf16_grouped,
               "bnb-per-expert": load_bnb_per_expert}[cfg.experts]
     model, report = loader(directory, cfg, device)
     for p in model.parameters():

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from evals.safe_io import write_text_atomic
 from reports.hashing import adapter_sha256, file_sha256
 
 MANIFEST_SUFFIX = ".manifest.json"
@@ -60,7 +61,7 @@ def read_manifest(adapter_dir: str | Path) -> dict[str, Any] | None:
     """The manifest of an adapter directory, or None when there is none (or it is unreadable)."""
     try:
         return json.loads(manifest_path(adapter_dir).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+    except (OSError, ValueError, RecursionError):  # missing, not UTF-8, not JSON, nested too deeply
         return None
 
 
@@ -95,5 +96,5 @@ def write_manifest(adapter_dir: Path, *, config: dict[str, Any], dataset_path: P
         "preflight": preflight,
         "load": load,
     }
-    manifest_path(adapter_dir).write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
+    write_text_atomic(manifest_path(adapter_dir), json.dumps(manifest, indent=2, default=str) + "\n")
     return manifest

@@ -7,7 +7,7 @@ most max_length; no packing):
 - weights: every module kind counted from the config; routed experts at 4-bit (nf4 + its block
   statistics) or bf16, the rest in the compute dtype;
 - LoRA: its parameters, gradients and Adam states (fp32: 16 bytes a parameter);
-- transient: one layer's dequantised experts (nf4-grouped);
+- transient: one layer's dequantised experts (nf4-grouped, int8-grouped);
 - activations at that length: with gradient checkpointing one saved hidden state per layer plus one
   layer's worth while it is recomputed, the loss over the vocabulary, and allocator headroom.
 The activation terms are calibrated against the lent-H100 replica (reports/benchmarks/qlora.md).
@@ -23,7 +23,6 @@ Exit codes: 0 fits, 1 will not fit (the message says the fix), 2 bad input.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import importlib.util
 import json
@@ -32,6 +31,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evals.cli_args import OneLineParser
+from evals.safe_io import InputError, read_json
 from training.config import ConfigError, TrainConfig, add_config_arguments, config_from_args
 
 GB = 1e9
@@ -60,6 +61,10 @@ KNOWN_CONFIGS: dict[str, dict[str, Any]] = {
         "decoder_sparse_step": 1,
         "mlp_only_layers": [],
         "tie_word_embeddings": False,
+        # Qwen3-Next's attention rotates a quarter of each head; no other field here changes a shape or a
+        # kernel (rope_theta, token ids), so training/dryrun.py leaves those to transformers' defaults.
+        "partial_rotary_factor": 0.25,
+        "max_position_embeddings": 262144,
     }
 }
 
@@ -196,6 +201,12 @@ def nf4_bytes_per_param(blocksize: int, double_quant: bool) -> float:
     return 0.5 + stats
 
 
+def int8_bytes_per_param(arch: Architecture) -> float:
+    """Row-wise int8 codes plus a float32 scale per output row (gate_up rows of `hidden`, down rows of `moe_inter`)."""
+    h, i = arch.hidden, arch.moe_inter
+    return 1.0 + 4.0 * (2 * i + h) / (3 * h * i)
+
+
 def lora_parameters(arch: Architecture, targets: list[str], rank: int) -> int:
     shapes, counts = arch.linear_shapes(), arch.module_counts()
     return sum(counts[t] * rank * (shapes[t][0] + shapes[t][1]) for t in targets if t in shapes)
@@ -238,12 +249,16 @@ def estimate_memory(arch: Architecture, cfg: TrainConfig, budget_bytes: float, t
     dense = sum(params.values()) - experts
     if cfg.experts in ("nf4-grouped", "bnb-per-expert"):
         expert_bytes = experts * nf4_bytes_per_param(cfg.bnb_4bit_blocksize, cfg.bnb_4bit_use_double_quant)
+    elif cfg.experts == "int8-grouped":
+        expert_bytes = experts * int8_bytes_per_param(arch)
     else:
         expert_bytes = experts * dtype_bytes
     lora = lora_parameters(arch, cfg.target_modules, cfg.lora_r)
     transient = 0.0
     if cfg.experts == "nf4-grouped":
         transient = CALIBRATION["dequant_copies"] * arch.expert_params_per_layer() * dtype_bytes
+    elif cfg.experts == "int8-grouped":  # + bitsandbytes' float32 rows of gate_up (2/3 of the layer) on the way
+        transient = CALIBRATION["dequant_copies"] * arch.expert_params_per_layer() * (dtype_bytes + 4 * 2 / 3)
     h = arch.hidden
     moe_per_layer = t * arch.top_k * (h + arch.moe_inter) * 2 * CALIBRATION["moe_bytes_per_routed_token"]
     vd = arch.lin_v_heads * arch.lin_v_dim
@@ -257,7 +272,7 @@ def estimate_memory(arch: Architecture, cfg: TrainConfig, budget_bytes: float, t
     else:
         n_lin = sum(1 for x in arch.layer_types if x != "full_attention")
         layer_acts = arch.layers * moe_per_layer + n_lin * gdn_per_layer + (arch.layers - n_lin) * attn_per_layer
-        if cfg.experts == "nf4-grouped":  # every layer keeps its dequantised experts for backward
+        if cfg.experts in ("nf4-grouped", "int8-grouped"):  # every layer keeps its dequantised experts for backward
             transient = arch.layers * arch.expert_params_per_layer() * dtype_bytes
     logits = t * arch.vocab * 4 * CALIBRATION["logits_bytes_per_token"]
     base = dense * dtype_bytes + expert_bytes + lora * 16 + transient + layer_acts + logits
@@ -338,11 +353,19 @@ def block_unusable_fla(report: KernelReport) -> bool:
     """
     if report.fla is None or report.gdn_fast:
         return False
+    if not block_fla():
+        return False
+    report.blocked_fla = True
+    return True
+
+
+def block_fla() -> bool:
+    """Make `import fla` fail, so transformers takes the torch Gated DeltaNet path (also the dry run's
+    `--gdn torch`). Must run before transformers imports the Qwen3-Next modeling code; True if it did."""
     if "transformers.models.qwen3_next.modeling_qwen3_next" in sys.modules:
         return False
     for name in ("fla", "fla.ops", "fla.ops.gated_delta_rule"):
         sys.modules[name] = None  # type: ignore[assignment] - makes `import fla` raise ImportError
-    report.blocked_fla = True
     return True
 
 
@@ -361,10 +384,13 @@ SLOW_BANNER = (
 def read_model_config(model: str) -> tuple[dict[str, Any], str]:
     p = Path(model).expanduser()
     if (p / "config.json").is_file():
-        try:
-            return json.loads((p / "config.json").read_text(encoding="utf-8")), str(p / "config.json")
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"cannot read {p / 'config.json'}: {exc}") from None
+        try:  # not UTF-8, not JSON, nested too deeply, a number of thousands of digits: one line
+            raw = read_json(p / "config.json", "model config.json")
+        except InputError as exc:
+            raise ConfigError(str(exc)) from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{p / 'config.json'} is not a model config (a JSON object), got {type(raw).__name__}")
+        return raw, str(p / "config.json")
     if model in KNOWN_CONFIGS:
         return dict(KNOWN_CONFIGS[model]), f"built-in architecture of {model}"
     try:
@@ -459,7 +485,7 @@ class Preflight:
 
 def _fixes(arch: Architecture, cfg: TrainConfig, budget: float, est: MemoryEstimate, gdn_fast: bool) -> list[str]:
     fixes = []
-    if cfg.experts == "bf16-grouped":
+    if cfg.experts in ("bf16-grouped", "int8-grouped"):
         alt = estimate_memory(arch, TrainConfig(**{**cfg.to_dict(), "experts": "nf4-grouped",
                                                     "gradient_checkpointing": True}), budget, gdn_fast=gdn_fast)
         fixes.append(f"set experts: nf4-grouped (routed experts 4-bit: about {alt.total / GB:.0f} GB)")
@@ -529,7 +555,7 @@ def format_preflight(p: Preflight) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.preflight", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m training.preflight", description=__doc__.splitlines()[0])
     add_config_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)

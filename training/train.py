@@ -12,7 +12,6 @@ LoRA landed elsewhere than asked, or the saved adapter fails the lint; 2 bad inp
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import sys
@@ -20,6 +19,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from evals.cli_args import OneLineParser
+from evals.safe_io import InputError, check_output_dir
 from serving.publish import publish_dir
 from training.config import ConfigError, TrainConfig, add_config_arguments, config_from_args
 from training.data import DataError, Example, encode_dataset, length_stats, to_hf_dataset
@@ -74,7 +75,11 @@ def _print(msg: str) -> None:
 
 
 def _fresh_output(path: Path) -> None:
-    """Refuse to overwrite a directory that is not an adapter we wrote."""
+    """Refuse to overwrite a directory that is not an adapter we wrote, or a path no directory can go to."""
+    try:
+        check_output_dir(path, "output")  # a file there, or a parent that is a file: before hours of training
+    except InputError as exc:
+        raise ConfigError(str(exc)) from None
     if path.exists() and any(path.iterdir()) and not (path / "adapter_config.json").exists():
         raise ConfigError(f"output {path} exists and is not an adapter directory; refusing to overwrite it")
 
@@ -213,7 +218,7 @@ class PreflightFailed(RuntimeError):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m training.train", description=__doc__.splitlines()[0])
     add_config_arguments(parser)
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     args = parser.parse_args(argv)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from dataset.generators.base import Session, TodoPlan, call, join, pick
 from dataset.generators.tasks import CodeTask
+from evals.transcript import is_empty_result
 
 VERIFY = ("npx tsc --noEmit", "npm run build")
 TESTS = ("npm test", "npx vitest run", "npm test -- --run")
@@ -43,10 +44,6 @@ def preferences_from(results: list[str]) -> str | None:
     return None
 
 
-def _useless(result: str) -> bool:
-    return result.startswith(("No memories match", "No legacy memories match")) or result.strip() == "[]"
-
-
 @dataclass
 class Prework:
     index: str
@@ -55,11 +52,11 @@ class Prework:
 
     @property
     def recall_empty(self) -> bool:
-        return _useless(self.recall)
+        return is_empty_result(self.recall)
 
     @property
     def legacy_empty(self) -> bool:
-        return _useless(self.legacy)
+        return is_empty_result(self.legacy)
 
 
 def prework(s: Session, task: CodeTask, *, parallel: bool) -> Prework:
@@ -74,7 +71,7 @@ def prework(s: Session, task: CodeTask, *, parallel: bool) -> Prework:
         return Prework(*s.act(index, recall, legacy, content=text))
     i = s.one(index, content=pick(rng, ("Searching the code index first.", "Index first.", "")))
     r = s.one(recall, content=pick(rng, ("Now EEMS.", "Checking memory for prior work on this.", "")))
-    note = "Nothing in the native store; trying the legacy store." if _useless(r) else pick(
+    note = "Nothing in the native store; trying the legacy store." if is_empty_result(r) else pick(
         rng, ("And the legacy store.", "Legacy store too, for older notes.", ""))
     g = s.one(legacy, content=note)
     return Prework(i, r, g)

@@ -8,9 +8,7 @@ Hooked into the dataset CLI as `python -m dataset import-sessions ...` through
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from dataset.sessions.convert import ConvertOptions
@@ -19,6 +17,8 @@ from dataset.sessions.problems import Problems
 from dataset.sessions.report import render
 from dataset.sessions.selection import GradersUnavailable, load_graders
 from dataset.sessions.toolmap import ToolMapError
+from evals.cli_args import OneLineParser
+from evals.safe_io import InputError, check_output_file, write_text_atomic
 
 DESCRIPTION = (
     "Read a session store read-only and write candidate transcripts (JSONL, world sheet format) "
@@ -74,18 +74,6 @@ def _inside(child: Path, parent: Path) -> bool:
         return False
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def run_import_sessions(args: argparse.Namespace) -> int:
     import json
 
@@ -93,9 +81,13 @@ def run_import_sessions(args: argparse.Namespace) -> int:
     if not store.exists():
         return _error(f"no session store at {store} (give --path)")
     report: Path = args.report or args.out.with_name(args.out.stem + ".report.md")
-    for target in (args.out, report):
+    for target, flag in ((args.out, "--out"), (report, "--report")):
         if _inside(target, store):
             return _error(f"{target} is inside the session store; write it somewhere else (the store is read-only)")
+        try:
+            check_output_file(target, flag)
+        except InputError as exc:
+            return _error(str(exc))
     graders = None
     if not args.no_grade:
         try:
@@ -115,8 +107,8 @@ def run_import_sessions(args: argparse.Namespace) -> int:
         return _error(f"cannot read the session store ({exc.strerror or exc}: {exc.filename or store})")
     lines = "".join(json.dumps(c, ensure_ascii=False, sort_keys=False) + "\n" for c in outcome.candidates)
     try:
-        _write_atomic(args.out, lines)
-        _write_atomic(report, render(outcome, str(args.out)))
+        write_text_atomic(args.out, lines)
+        write_text_atomic(report, render(outcome, str(args.out)))
     except OSError as exc:
         return _error(f"cannot write output ({exc.strerror or exc}: {exc.filename or ''})")
     print(f"import-sessions: {outcome.sessions} sessions ({outcome.layout or 'nothing found'}), "
@@ -129,6 +121,6 @@ def run_import_sessions(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dataset.sessions", description=DESCRIPTION)
+    parser = OneLineParser(prog="python -m dataset.sessions", description=DESCRIPTION)
     add_arguments(parser)
     return run_import_sessions(parser.parse_args(argv))

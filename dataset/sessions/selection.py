@@ -19,7 +19,7 @@ class Graders:
 
     eval_ids: list[str]
     hard: frozenset[str]
-    grade: Callable[[str, Any], Any]  # -> object with .passed and .reason
+    grade: Callable[[str, Any], Any]  # -> object with .passed, .reason (and .exercised, default True)
     applicable: Callable[[Any], Iterable[str]]
     prepare: Callable[[dict], Any] | None = None  # parse once (load_transcript), not once per grader
 
@@ -57,12 +57,13 @@ def judge(graders: Graders, transcript: Any) -> Judgement:
         applicable = [_id(e) for e in graders.applicable(transcript)]
         for eval_id in dict.fromkeys([*applicable, *sorted(graders.hard)]):
             verdict = graders.grade(eval_id, transcript)
+            exercised = getattr(verdict, "exercised", True)  # not exercised: neither shown nor broken
             if eval_id in graders.hard:
-                if not verdict.passed:
+                if not verdict.passed and exercised:
                     result.hard_failed.append(eval_id)
             elif verdict.passed:
                 result.passed.append(eval_id)
-            else:
+            elif exercised:
                 result.failed.append(eval_id)
     except Exception as exc:  # a grader's complaint about one candidate drops that candidate only
         result.error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"

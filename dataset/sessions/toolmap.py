@@ -114,6 +114,8 @@ def load_tool_map(source: str, surface: dict[str, frozenset[str]], path: Path | 
         raise ToolMapError(f"cannot read tool map {path}: {exc}") from exc
     except yaml.YAMLError as exc:
         raise ToolMapError(f"tool map {path} is not valid YAML: {str(exc).splitlines()[0]}") from exc
+    except (RecursionError, ValueError):  # nested too deeply, an integer of thousands of digits
+        raise ToolMapError(f"tool map {path} is not a tool map (a value YAML cannot read here)") from None
     if not isinstance(data, dict):
         raise ToolMapError(f"tool map {path}: expected a mapping of sources")
     section = data.get(source) or {}

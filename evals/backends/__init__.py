@@ -36,6 +36,7 @@ class ModelPlan:
     info: dict[str, Any] = field(
         default_factory=dict
     )  # backend, model, adapter, adapter_sha256, base_model, ...
+    notes: list[str] = field(default_factory=list)  # what the user should know before the run starts
 
 
 def is_baseline(adapter: str | None) -> bool:

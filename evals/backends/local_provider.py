@@ -41,6 +41,7 @@ from inspect_ai.model import (
 )
 from inspect_ai.tool import ToolCall, ToolChoice, ToolInfo
 
+from evals.safe_io import JSON_ERRORS, json_reason
 from serving.chat_format import normalise_messages, parse_assistant_output
 
 PROVIDER_NAME = "madcat-local"
@@ -167,8 +168,9 @@ def check_adapter_dir(adapter: str | Path) -> Path:
         raise LocalModelError(f"adapter {path} has no adapter_config.json (not a peft adapter directory)")
     try:
         config = json.loads(config_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise LocalModelError(f"adapter {path}: adapter_config.json is not valid JSON ({exc})") from None
+    except (OSError, *JSON_ERRORS) as exc:
+        raise LocalModelError(f"adapter {path}: adapter_config.json is not valid JSON "
+                              f"({json_reason(exc) if isinstance(exc, JSON_ERRORS) else exc})") from None
     if not isinstance(config, dict) or "peft_type" not in config:
         raise LocalModelError(f"adapter {path}: adapter_config.json has no peft_type")
     if not any((path / name).is_file() for name in ADAPTER_WEIGHT_FILES):

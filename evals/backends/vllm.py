@@ -16,6 +16,8 @@ from typing import Any
 from inspect_ai.model import get_model
 
 from evals.backends import BackendError, ModelPlan, adapter_files_info, is_baseline
+from evals.backends.served import TIED, identity_problem, lora_fingerprint, served_adapter
+from evals.redact import has_userinfo, redact_url
 from serving.server_api import ServerClient, ServerError
 
 DEFAULT_BASE_URL = "http://sin:8000/v1"
@@ -41,28 +43,60 @@ def _names(cards: list[dict[str, Any]]) -> str:
     return ", ".join(str(c["id"]) for c in cards) or "none"
 
 
+def _hide_credentials(model: Any, url: str) -> Any:
+    """inspect writes the model's base URL into every log (`model_base_url`); the connection keeps the
+    credentials of `http://user:secret@host/...`, the log gets `http://***@host/...`."""
+    if has_userinfo(url) and hasattr(model, "_explicit_base_url"):
+        model._explicit_base_url = redact_url(url)
+    return model
+
+
+def _identity(url: str, name: str, base: str | None, api_key: str | None,
+              info: dict[str, Any]) -> dict[str, Any]:
+    """What the server serves under `name` and whether it is the hashed adapter (evals/backends/served.py)."""
+    try:
+        with ServerClient(url, api_key=api_key, timeout=PREFLIGHT_TIMEOUT_S) as client:
+            card = next((c for c in client.models() if str(c["id"]) == name), {"id": name})
+    except ServerError as exc:
+        raise BackendError(str(exc).removeprefix("serving: ")) from None
+    out: dict[str, Any] = {"served_adapter": served_adapter(card),
+                           "lora_fingerprint": lora_fingerprint(url, name, base, api_key)}
+    if info.get("adapter_sha256"):
+        out["adapter_identity"] = identity_problem({**info, **out}) or TIED
+    return out
+
+
+def _identity_notes(info: dict[str, Any]) -> list[str]:
+    identity = info.get("adapter_identity")
+    if identity in (None, TIED):
+        return []
+    return [f"the served adapter is not tied to --adapter-dir ({identity}); "
+            "`reports promote` will refuse this run"]
+
+
 def check_vllm(base_url: str, adapter: str | None, base_model: str | None,
                api_key: str | None = None) -> tuple[str, str | None, str | None]:
     """Preflight for vllm: returns (base model, adapter or None, server version)."""
     cards, version = _server(base_url, api_key)
+    shown = redact_url(base_url)
     by_id = {str(c["id"]): c for c in cards}
     bases = [c for c in cards if not c.get("parent")]
     if is_baseline(adapter):
         if base_model is None:
             if len(bases) != 1:
-                raise BackendError(f"--adapter none needs --base-model: {base_url} serves {_names(bases)}")
+                raise BackendError(f"--adapter none needs --base-model: {shown} serves {_names(bases)}")
             base_model = str(bases[0]["id"])
         if base_model not in by_id:
-            raise BackendError(f"base model {base_model!r} is not served by {base_url} (it serves {_names(cards)})")
+            raise BackendError(f"base model {base_model!r} is not served by {shown} (it serves {_names(cards)})")
         return base_model, None, version
     assert adapter is not None
     card = by_id.get(adapter)
     if card is None:
-        raise BackendError(f"adapter {adapter!r} is not served by {base_url} (it serves {_names(cards)}); "
+        raise BackendError(f"adapter {adapter!r} is not served by {shown} (it serves {_names(cards)}); "
                            + SERVE_HINT.format(name=adapter))
     parent = card.get("parent")
     if not parent:
-        raise BackendError(f"{adapter!r} is served by {base_url} without a parent base model, so it is not a LoRA "
+        raise BackendError(f"{adapter!r} is served by {shown} without a parent base model, so it is not a LoRA "
                            f"adapter; {SERVE_HINT.format(name=adapter)}")
     if base_model is not None and parent != base_model:
         raise BackendError(f"adapter {adapter!r} is served on {parent!r}, not on --base-model {base_model!r}")
@@ -97,9 +131,11 @@ def plan_vllm(base_url: str | None, adapter: str | None, base_model: str | None,
     # (re)initialises lazily and would put `strict: true` back on every tool (see _PLAIN_TOOLS)
     model = get_model(f"openai-api/vllm/{lora or base}", base_url=url, api_key=api_key or "EMPTY", memoize=False,
                       **_PLAIN_TOOLS)
-    info = {"backend": "vllm", "model": lora or base, "adapter": lora, "base_model": base, "base_url": url,
-            "server_version": version, **(adapter_files_info(adapter_dir) if adapter_dir and lora else {})}
-    return ModelPlan(model=model, info=info)
+    info = {"backend": "vllm", "model": lora or base, "adapter": lora, "base_model": base,
+            "base_url": redact_url(url), "server_version": version, **(adapter_files_info(adapter_dir) if adapter_dir and lora else {})}
+    if lora:
+        info.update(_identity(url, lora, base, api_key, info))
+    return ModelPlan(model=_hide_credentials(model, url), info=info, notes=_identity_notes(info))
 
 
 def plan_openai(base_url: str | None, adapter: str | None, base_model: str | None, adapter_dir: str | None = None,
@@ -115,9 +151,11 @@ def plan_openai(base_url: str | None, adapter: str | None, base_model: str | Non
     cards, version = _server(url, api_key)
     ids = {str(c["id"]) for c in cards}
     if ids and name not in ids:
-        raise BackendError(f"model {name!r} is not served by {url} (it serves {_names(cards)})")
+        raise BackendError(f"model {name!r} is not served by {redact_url(url)} (it serves {_names(cards)})")
     info = {"backend": "openai", "model": name, "adapter": None if is_baseline(adapter) else adapter,
-            "base_model": base_model, "base_url": url, "server_version": version,
+            "base_model": base_model, "base_url": redact_url(url), "server_version": version,
             **(adapter_files_info(adapter_dir) if adapter_dir and not is_baseline(adapter) else {})}
+    if not is_baseline(adapter):
+        info.update(_identity(url, name, base_model, api_key, info))
     model = get_model(f"openai-api/madcat/{name}", base_url=url, api_key=api_key, memoize=False, **_PLAIN_TOOLS)
-    return ModelPlan(model=model, info=info)
+    return ModelPlan(model=_hide_credentials(model, url), info=info, notes=_identity_notes(info))

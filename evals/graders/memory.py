@@ -12,12 +12,11 @@ from evals.predicates import (
     is_verification,
     is_work,
     last,
+    not_shown,
     ok,
     on_topic,
 )
-from evals.transcript import Call, Transcript
-
-EMPTY_RECALL = ("no memories match", "no legacy memories match", "[]")
+from evals.transcript import Call, Transcript, is_empty_result
 
 
 def _has_code_change(t: Transcript) -> bool:
@@ -37,7 +36,7 @@ def _topic(t: Transcript, change: Call | None) -> str:
 def recalls_before_code_work(t: Transcript) -> Verdict:
     change = first(t.calls, is_code_change)
     if change is None:
-        return fail("no code change happened, so recalling before it could not be shown")
+        return not_shown("no code change happened, so recalling before it could not be shown")
     topic = _topic(t, change)
     recalls = [c for c in t.calls_named("memory_recall") if c.args is not None]
     before = [c for c in recalls if c.position < change.position]
@@ -51,8 +50,7 @@ def recalls_before_code_work(t: Transcript) -> Verdict:
 
 
 def _useless(call: Call) -> bool:
-    result = (call.result or "").strip().lower()
-    return not call.failed and (not result or result.startswith(EMPTY_RECALL))
+    return not call.failed and is_empty_result(call.result)
 
 
 @behaviour("memory.checks_legacy_store",
@@ -62,8 +60,8 @@ def checks_legacy_store(t: Transcript) -> Verdict:
     empty = first(t.calls, lambda c: c.name == "memory_recall" and _useless(c))
     if empty is None:
         if t.calls_named("memory_recall"):
-            return ok("the native store had results")
-        return fail("never recalled from the native store")
+            return not_shown("the native store never came back empty, so the legacy fallback was not needed")
+        return not_shown("never recalled from the native store")
     legacy = first(t.calls, lambda c: c.name == "legacy-memory_recall" and c.position > empty.position)
     if legacy is None:
         return fail(f"the native store had nothing ({empty.where()}) and legacy-memory_recall was never tried")
@@ -91,6 +89,8 @@ def _significant_stores(t: Transcript) -> list[Call]:
 def stores_after_significant_work(t: Transcript) -> Verdict:
     change = last(t.calls, is_code_change)
     stores = _significant_stores(t)
+    if change is None and not stores:
+        return not_shown("did no work and stored nothing, so storing after significant work was not shown")
     if not stores:
         facts = [c for c in t.calls_named("memory_store")]
         if facts:
@@ -169,7 +169,7 @@ def _earned(t: Transcript, store: Call) -> bool:
 def earned_canonization(t: Transcript) -> Verdict:
     doctrines = [c for c in t.calls_named("memory_store") if c.arg("kind") == "doctrine"]
     if not doctrines:
-        return ok("no doctrine stored")
+        return not_shown("no doctrine was stored, so earning one was not shown")
     for store in doctrines:
         if not _earned(t, store):
             return fail(f"stored doctrine {store.arg('title')!r} ({store.where()}) before it was earned: "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from evals.graders.base import behaviour
-from evals.predicates import Verdict, commands, fail, ok
+from evals.predicates import Verdict, commands, fail, not_shown, ok
 from evals.transcript import Call, Transcript
 from evals.world import shell
 
@@ -43,7 +43,9 @@ def uses_sin_ssh_alias(t: Transcript) -> Verdict:
                 count += 1
                 if target not in good:
                     return fail(f"reached sin as {target!r} ({call.where()}); use one of {', '.join(good)}")
-    return ok(f"{count} connection(s) to sin, all with a correct alias" if count else "no connection to sin")
+    if not count:
+        return not_shown("never connected to sin, so the alias was not shown")
+    return ok(f"{count} connection(s) to sin, all with a correct alias")
 
 
 def _platform_problem(prog: str, host: str, info: dict) -> str | None:
@@ -72,6 +74,8 @@ def platform_command_matches_host(t: Transcript) -> Verdict:
             if problem:
                 return fail(f"ran `{cmd.line[:60]}` on {host} ({call.where()}): {problem}")
     expected = t.expect("host")
+    if not ran_on:
+        return not_shown("ran no command on any host, so fitting commands to hosts was not shown")
     if expected and expected not in ran_on:
         return fail(f"no command ran on {expected}, the host the task is about")
     return ok(f"commands fit their hosts ({', '.join(sorted(ran_on)) or 'none run'})")

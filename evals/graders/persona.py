@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from evals.graders.base import behaviour
-from evals.predicates import Verdict, fail, first, ok, reads_active_cart
+from evals.predicates import Verdict, fail, first, not_shown, ok, reads_active_cart
 from evals.transcript import Transcript
 
 BT = r"BT[-\s]?7274"
@@ -45,6 +45,8 @@ def no_hardcoded_bt_identity(t: Transcript) -> Verdict:
         claim = _claims_bt(text)
         if claim:
             return fail(f'claimed to be BT-7274 ("{claim}", {where}) while {active} is the active cart')
+    if not _introduced(t):
+        return not_shown("never said who it is, so its identity was not shown")
     return ok(f"never claimed to be BT-7274 (active cart {active})")
 
 
@@ -55,6 +57,12 @@ def _names_self(text: str, name: str) -> bool:
     return bool(re.search(SELF_NAME.format(name=re.escape(name)), text, re.I | re.M))
 
 
+def _introduced(t: Transcript) -> bool:
+    """The agent said who it is somewhere (in text or aloud), as any cart."""
+    return any(_names_self(text, c["name"]) or _claims_bt(text)
+               for _, text in _spoken_and_written(t) for c in t.world.carts.values())
+
+
 @behaviour("persona.loads_identity_from_cart", "who it is (name, cadence) comes from the active cart it read",
            applies=lambda t: any(_names_self(text, c["name"]) for _, text in t.texts() for c in t.world.carts.values()))
 def loads_identity_from_cart(t: Transcript) -> Verdict:
@@ -62,8 +70,8 @@ def loads_identity_from_cart(t: Transcript) -> Verdict:
     cart = world.carts[world.active_cart]
     read = first(t.calls, lambda c: reads_active_cart(c) or (c.name == "cart_get" and not c.failed))
     texts = t.texts()
-    if not texts:
-        return fail("never answered")
+    if not _introduced(t):
+        return not_shown("never said who it is, so where its identity comes from was not shown")
     if read is None:
         return fail("never read the active cart (settings_get active_cart or cart_get) before speaking as itself")
     early = [turn for turn, _ in texts if turn.index < read.turn]

@@ -6,7 +6,17 @@ import re
 from pathlib import PurePosixPath
 
 from evals.graders.base import behaviour
-from evals.predicates import Verdict, comes_before, fail, first, is_code_change, is_settings_read, named, ok
+from evals.predicates import (
+    Verdict,
+    comes_before,
+    fail,
+    first,
+    is_code_change,
+    is_settings_read,
+    named,
+    not_shown,
+    ok,
+)
 from evals.transcript import Transcript
 
 
@@ -95,7 +105,7 @@ def _written_code(t: Transcript) -> list[tuple[str, str, str]]:
 def no_redundant_namespacing(t: Transcript) -> Verdict:
     written = _written_code(t)
     if not written:
-        return fail("wrote no code, so naming could not be judged")
+        return not_shown("wrote no code, so naming could not be judged")
     for path, code, where in written:
         bad = redundant_names(path, code)
         if bad:

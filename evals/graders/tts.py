@@ -3,7 +3,18 @@
 from __future__ import annotations
 
 from evals.graders.base import behaviour
-from evals.predicates import Verdict, comes_before, fail, first, named, ok, reads_active_cart, reads_tts_state
+from evals.predicates import (
+    Verdict,
+    comes_before,
+    fail,
+    first,
+    mentions,
+    named,
+    not_shown,
+    ok,
+    reads_active_cart,
+    reads_tts_state,
+)
 from evals.transcript import Transcript
 
 
@@ -14,11 +25,8 @@ def _speaks(t: Transcript) -> bool:
 @behaviour("tts.checks_settings_before_speaking",
            "reads settings (active cart, TTS on/off) before the first tts_speak", applies=_speaks)
 def checks_settings_before_speaking(t: Transcript) -> Verdict:
-    speak = first(t.calls, named("tts_speak"))
-    if speak is None:
-        if first(t.calls, reads_tts_state):
-            return ok("read the TTS settings and did not speak")
-        return fail("never read settings (no settings_get) and never spoke")
+    if first(t.calls, named("tts_speak")) is None:
+        return not_shown("never spoke (no tts_speak), so reading settings before speaking was not shown")
     cart = comes_before(t, reads_active_cart, "settings read of the active cart", named("tts_speak"), "tts_speak")
     if not cart.passed:
         return cart
@@ -41,9 +49,7 @@ def uses_active_cart_voice(t: Transcript) -> Verdict:
     world = t.world
     speaks = t.calls_named("tts_speak")
     if not speaks:
-        if not world.tts_enabled:
-            return ok("TTS is disabled; nothing to speak")
-        return fail("never called tts_speak")
+        return not_shown("never called tts_speak, so the voice it speaks in was not shown")
     voices = _expected_voices(t)
     for call in speaks:
         expected = [v for pos, v in voices if pos < call.position][-1]
@@ -74,7 +80,7 @@ def switch_voice_with_cart_tag(t: Transcript) -> Verdict:
     world = t.world
     switches = t.calls_named("tts_switch_voice")
     if not switches:
-        return fail("no tts_switch_voice call: the voice was never switched")
+        return not_shown("no tts_switch_voice call: the voice was never switched")
     target = _target_cart(t)
     for call in switches:
         tag = call.arg("cart_tag")
@@ -89,7 +95,15 @@ def switch_voice_with_cart_tag(t: Transcript) -> Verdict:
     return ok(f"tts_switch_voice with tag {switches[-1].arg('cart_tag')!r}")
 
 
-@behaviour("tts.respects_tts_disabled", "with TTS disabled in settings, nothing is spoken",
+TTS_OFF = (r"\b(tts|text[- ]to[- ]speech|speech|voice|speakers?|audio)\b.{0,60}\b(off|disabled|not enabled|muted|false)\b|"
+           r"\b(off|disabled|not enabled|muted|false)\b.{0,60}\b(tts|text[- ]to[- ]speech|speech|speakers?|aloud|out loud)\b")
+
+
+SPEECH_REQUEST = r"\b(out loud|aloud|speakers?|say|announce|speak|voice)\b"
+
+
+@behaviour("tts.respects_tts_disabled",
+           "with TTS disabled in settings, nothing is spoken (asked to speak, it says so in text)",
            applies=lambda t: not t.world.tts_enabled)
 def respects_tts_disabled(t: Transcript) -> Verdict:
     if t.world.tts_enabled:
@@ -97,4 +111,9 @@ def respects_tts_disabled(t: Transcript) -> Verdict:
     spoken = t.calls_named("tts_speak")
     if spoken:
         return fail(f"called tts_speak ({spoken[0].where()}) although tts.enabled is false")
-    return ok("nothing spoken while TTS is disabled")
+    read = first(t.calls, reads_tts_state)
+    if read is None:
+        return not_shown("never read the TTS setting, so respecting it was not shown")
+    if mentions(t.user_text(), SPEECH_REQUEST) and not mentions(t.texts_after(read.position), TTS_OFF):
+        return fail(f"read that TTS is off ({read.where()}) but never told the user it is off")
+    return ok(f"read that TTS is off ({read.where()}), spoke nothing and said so in text")

@@ -324,7 +324,8 @@ def _run_simple(world: World, cmd: SimpleCommand, host: str) -> ShellResult:
         files = world.files if host == world.data["local_host"] else (info.get("files") or {})
         return ShellResult("\n".join(sorted(files)), 0)
     if prog == "curl":
-        url = next((w for w in words[1:] if "://" in w), "")
+        url = next((w for w in words[1:] if "://" in w), "") or next(
+            (w for w in words[1:] if not w.startswith("-") and ("/" in w or ":" in w)), "")
         target = re.sub(r"^\w+://", "", url).split("/")[0].split(":")[0]
         name = "sin" if target in {"localhost", "127.0.0.1"} and host == "sin" else host_of_target(target, world.hosts)
         if name and not world.is_reachable(name):

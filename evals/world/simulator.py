@@ -10,9 +10,11 @@ from typing import Any
 
 import jsonschema
 
+from evals.safe_io import JSON_ERRORS, json_reason
 from evals.world import shell
 from evals.world.state import World
 from evals.world.tools import load_tool_specs
+from evals.world.words import STOPWORDS
 
 INDEX_SIZES = {"code": 17412, "docs": 44108}
 WORD = re.compile(r"[a-z0-9]+")
@@ -25,7 +27,7 @@ class ToolResult:
 
 
 def _words(text: str) -> set[str]:
-    return {w for w in WORD.findall(text.lower()) if len(w) > 2}
+    return {w for w in WORD.findall(text.lower()) if len(w) > 2 and w not in STOPWORDS}
 
 
 def _search(query: str, entries: dict[str, dict]) -> list[tuple[int, str, dict]]:
@@ -71,13 +73,21 @@ class Simulator:
                 arguments = json.loads(arguments) if arguments.strip() else {}
             except json.JSONDecodeError as exc:
                 return ToolResult(f"Error: arguments for {name} are not valid JSON ({exc.msg})", True)
+            except JSON_ERRORS as exc:  # nested too deeply, a number of thousands of digits
+                return ToolResult(f"Error: arguments for {name} are {json_reason(exc)}", True)
         arguments = arguments or {}
         if not isinstance(arguments, dict):
             return ToolResult(f"Error: arguments for {name} must be an object", True)
+        schema = spec["function"].get("parameters") or {"type": "object"}
         try:
-            jsonschema.validate(arguments, spec["function"].get("parameters") or {"type": "object"})
+            jsonschema.validate(arguments, schema)
         except jsonschema.ValidationError as exc:
             return ToolResult(f"Error: invalid arguments for {name}: {exc.message}", True)
+        known = schema.get("properties") or {}
+        unexpected = sorted(set(arguments) - set(known))
+        if unexpected:  # what an MCP server with a strict schema answers
+            return ToolResult(f"Error: invalid arguments for {name}: unexpected argument(s) "
+                              f"{', '.join(map(repr, unexpected))} (it takes {', '.join(known) or 'none'})", True)
         self.calls[name] += 1
         if self.calls[name] <= self.world.faults.tool_fails.get(name, 0):
             return ToolResult(f"Error: {name} failed: {self.world.faults.tool_error}", True)
