@@ -69,7 +69,7 @@ def build_replica(out: Path, layers: int) -> dict[str, Any]:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from serving.qwen_tokenizer import write_tokenizer
+    from core.qwen_tokenizer import write_tokenizer
     from serving.tiny_twin import TwinSizes, build_config
 
     start = time.time()
@@ -317,7 +317,7 @@ def project(worker_result: dict[str, Any], layers: int, lengths: list[int]) -> d
 
 def dataset_lengths(path: Path) -> tuple[list[int], str]:
     """Token lengths of the training set, as training renders it, with Qwen3's tokenizer."""
-    from serving.qwen_tokenizer import load_tokenizer
+    from core.qwen_tokenizer import load_tokenizer
     from training.data import encode_dataset
 
     if not path.is_file():

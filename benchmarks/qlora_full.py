@@ -16,7 +16,7 @@ reports/benchmarks/qlora_full.json and .md: load time, GPU memory after load and
 seconds per micro-step by length, and the seed's run (every example of the dataset x 3 epochs)
 computed from the measured steps.
 
-The dataset is encoded here with Qwen3's tokenizer (serving/qwen_tokenizer.py) and carried to the GPU
+The dataset is encoded here with Qwen3's tokenizer (core/qwen_tokenizer.py) and carried to the GPU
 host with it; the token values do not change a step's time. The committed record was measured before
 the twin had Qwen3's tokenizer: reports/benchmarks/qlora_full_recount.py re-projects it.
 """
@@ -62,7 +62,7 @@ def _versions() -> dict[str, str | None]:
 
 def prepare(args: argparse.Namespace) -> int:
     """The dataset encoded as training sees it (Qwen3's tokenizer) and that tokenizer, for the GPU host."""
-    from serving.qwen_tokenizer import new_tokenizer
+    from core.qwen_tokenizer import new_tokenizer
     from training.config import load_config
     from training.data import encode_dataset
 

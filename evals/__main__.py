@@ -9,9 +9,9 @@ import json
 import sys
 from pathlib import Path
 
+from core.cli_args import OneLineParser
+from core.safe_io import JSON_ERRORS, json_reason
 from evals.catalog import EVALS, BadTranscript, UnknownEval, grade
-from evals.cli_args import OneLineParser
-from evals.safe_io import JSON_ERRORS, json_reason
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     p_self.add_argument("--random-tries", type=int, default=3, help="random agents per scenario (default 3)")
     p_self.add_argument("--seed", type=int, default=0, help="seed of the random agents (default 0)")
     p_self.set_defaults(func=_selftest)
-    from evals.runner import add_run_parser  # inspect-ai is imported only when a run starts
+    from evals.run.runner import add_run_parser  # inspect-ai is imported only when a run starts
 
     add_run_parser(sub)
     args = parser.parse_args(argv)

@@ -1,4 +1,4 @@
-"""The behavioural suite: `pytest evals/ --adapter madcat` (options: evals/pytest_plugin.py).
+"""The behavioural suite: `pytest evals/ --adapter madcat` (options: evals/run/pytest_plugin.py).
 
 One item per eval ID; all of them share one run of the selected scenarios (the `madcat_run`
 fixture), so `-k memory` runs only the memory scenarios. An item passes when its behaviour meets
@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 
 from evals.catalog import EVALS
-from evals.results import judge, load_thresholds
-from evals.runner import RunOutcome
+from evals.run.results import judge, load_thresholds
+from evals.run.runner import RunOutcome
 
 
 @pytest.mark.madcat_behaviour

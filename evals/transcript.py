@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from evals.safe_io import JSON_ERRORS, json_reason
+from core.safe_io import JSON_ERRORS, json_reason
 from evals.world import World
 
 ROLES = {"system", "user", "assistant", "tool", "developer"}

@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from evals.cli_args import MAX_SEED, OneLineParser, int_in
-from evals.safe_io import InputError, check_output_dir, check_output_file
-from reports.errors import BadInput, Refused
+from core.cli_args import MAX_SEED, OneLineParser, int_in
+from core.errors import BadInput, Refused
+from core.safe_io import InputError, check_output_dir, check_output_file
 from reports.registry import DEFAULT_REGISTRY
 
 

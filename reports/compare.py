@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.errors import BadInput
 from reports.analysis import (
     OVERALL,
     PairedRow,
@@ -38,7 +39,6 @@ from reports.document import (
     relative_href,
     write_document,
 )
-from reports.errors import BadInput
 from reports.jsonio import write_json
 from reports.plots import Series, rate_bars
 from reports.results import Run, load_run, prompt_tokens_per_request, runs_root, tally

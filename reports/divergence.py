@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from evals.safe_io import JSON_ERRORS, json_reason
-from reports.errors import BadInput
+from core.errors import BadInput
+from core.safe_io import JSON_ERRORS, json_reason
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from evals.safe_io import write_bytes_atomic, write_text_atomic
+from core.safe_io import write_bytes_atomic, write_text_atomic
 
 
 @dataclass(frozen=True)
@@ -198,7 +198,7 @@ def render_html(doc: Document) -> str:
 def write_document(doc: Document, out_dir: Path, stem: str) -> tuple[Path, Path]:
     """Write <stem>.md (+ its PNGs) and <stem>.html into out_dir; return both paths."""
     md, images = render_markdown(doc, image_prefix=f"{stem}-")
-    for name, png in images.items():  # each file atomically (evals/safe_io.py); the images first
+    for name, png in images.items():  # each file atomically (core/safe_io.py); the images first
         write_bytes_atomic(out_dir / name, png)
     md_path, html_path = out_dir / f"{stem}.md", out_dir / f"{stem}.html"
     write_text_atomic(md_path, md)

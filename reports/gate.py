@@ -15,9 +15,9 @@ from typing import Any
 
 import jsonschema
 
-from evals.safe_io import InputError, loads_yaml
+from core.errors import BadInput
+from core.safe_io import InputError, loads_yaml
 from reports.analysis import RateRow, behaviour_rows, fmt_diff, fmt_interval, fmt_p, fmt_rate, pair_runs
-from reports.errors import BadInput
 from reports.jsonio import write_json
 from reports.registry import DEFAULT_REGISTRY, load_entry_run, load_registry, promoted_entry
 from reports.results import Run, load_run, tally

@@ -6,8 +6,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from evals.safe_io import write_json_atomic
-from reports.errors import BadInput
+from core.errors import BadInput
+from core.safe_io import write_json_atomic
 
 
 def jsonable(obj: Any) -> Any:
@@ -21,7 +21,7 @@ def jsonable(obj: Any) -> Any:
 
 
 def write_json(path: Path, obj: Any) -> Path:
-    """Atomically (evals/safe_io.py): a reader never sees half a gate.json or comparison.json."""
+    """Atomically (core/safe_io.py): a reader never sees half a gate.json or comparison.json."""
     try:
         write_json_atomic(path, jsonable(obj), indent=2, allow_nan=False)
     except OSError as e:

@@ -1,5 +1,5 @@
 """Promotion: record an adapter in the registry once its bytes match the evaluated ones, the adapter a server
-served (vllm/openai runs) is tied to those bytes (evals/backends/served.py), and the gate passes.
+served (vllm/openai runs) is tied to those bytes (evals/run/backends/served.py), and the gate passes.
 
 ``python -m reports promote RUN [--registry FILE] [--adapter-dir DIR] [--against promoted|RUN] [--baseline RUN]``
 """
@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from evals.backends.served import identity_problem
-from reports.errors import BadInput, Refused
+from core.errors import BadInput, Refused
+from core.hashing import adapter_sha256
+from evals.run.backends.served import identity_problem
 from reports.gate import (
     DEFAULT_RULES,
     GateResult,
@@ -21,7 +22,6 @@ from reports.gate import (
     load_rules,
     write_gate_json,
 )
-from reports.hashing import adapter_sha256
 from reports.registry import add_promotion, load_entry_run, load_registry, promoted_entry, save_registry
 from reports.results import Run, load_run
 

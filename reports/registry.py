@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from evals.safe_io import JSON_ERRORS, json_reason, write_json_atomic
-from reports.errors import BadInput
+from core.errors import BadInput
+from core.safe_io import JSON_ERRORS, json_reason, write_json_atomic
 from reports.results import Run, load_run
 
 DEFAULT_REGISTRY = Path(__file__).resolve().parent / "registry.json"

@@ -19,8 +19,8 @@ from typing import Any
 
 import jsonschema
 
-from evals.safe_io import JSON_ERRORS, json_reason
-from reports.errors import BadInput
+from core.errors import BadInput
+from core.safe_io import JSON_ERRORS, json_reason
 
 SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
 RUN_HINT = "run `pytest evals/` first"

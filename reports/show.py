@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from core.errors import BadInput
 from reports.analysis import OVERALL, RateRow, behaviour_rows, category_rows, fmt_interval, fmt_rate
 from reports.document import (
     Bullets,
@@ -19,7 +20,6 @@ from reports.document import (
     relative_href,
     write_document,
 )
-from reports.errors import BadInput
 from reports.gate import hard_invariant_ids, load_rules, measured, rule_hard_invariants, thresholds_for
 from reports.plots import Series, rate_bars
 from reports.results import Outcome, Run, load_run, prompt_tokens_per_request, tally

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from evals.cli_args import OneLineParser, float_in, int_in
+from core.cli_args import OneLineParser, float_in, int_in
 from serving.check import PROBES
 from serving.server_api import DEFAULT_TIMEOUT_S, default_api_key
 
@@ -137,7 +137,8 @@ def _unload(args: argparse.Namespace) -> int:
 
 
 def _lint(args: argparse.Namespace) -> int:
-    from serving.lint import format_report, lint_adapter
+    from core.adapter.lint import lint_adapter
+    from core.adapter.report import format_report
 
     report = lint_adapter(
         args.adapter_dir,

@@ -16,7 +16,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from evals.redact import redact_url
+from core.redact import redact_url
 from serving.server_api import ServerClient, ServerError
 
 PROBES: tuple[str, ...] = (

@@ -16,8 +16,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from evals.redact import redact_url
-from evals.safe_io import InputError, check_output_file, loads, read_text, write_text_atomic
+from core.redact import redact_url
+from core.safe_io import InputError, check_output_file, loads, read_text, write_text_atomic
 from serving.server_api import ServerClient, ServerError
 
 
@@ -56,7 +56,7 @@ def trajectory_logprobs(client: ServerClient, model: str, prompt: str) -> dict[s
 
 
 def render(tokenizer: Any, transcript: dict[str, Any]) -> str:
-    from serving.chat_format import normalise_messages
+    from core.chat_format import normalise_messages
 
     return tokenizer.apply_chat_template(normalise_messages(transcript["messages"]), tools=transcript.get("tools"),
                                          tokenize=False)

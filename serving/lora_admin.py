@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from serving.lint import lint_adapter
+from core.adapter.lint import lint_adapter
 from serving.server_api import Reply, ServerClient, ServerError, is_loopback
 
 RUNTIME_HINT = (

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from evals.redact import redact_text, redact_url
+from core.redact import redact_text, redact_url
 
 DEFAULT_TIMEOUT_S = 60.0
 START_HINT = (
@@ -96,7 +96,7 @@ def default_api_key() -> str | None:
 class ServerClient:
     """A thin httpx client for one server; use as a context manager.
 
-    `base_url` is the URL to show (credentials in it hidden: evals/redact.py); the connection keeps them."""
+    `base_url` is the URL to show (credentials in it hidden: core/redact.py); the connection keeps them."""
 
     def __init__(self, base_url: str, api_key: str | None = None, timeout: float = DEFAULT_TIMEOUT_S) -> None:
         url = normalize_base_url(base_url)

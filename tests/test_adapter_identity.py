@@ -12,13 +12,13 @@ import pytest
 from cli_harness import call
 from reports_builders import grid, pin_hard_invariants, rules_file, write_run
 
-from evals.runner import RunConfig, run
+from core.errors import BadInput
+from core.hashing import adapter_sha256
+from doubles.openai_stub import OpenAIStub
+from doubles.scripted import good_agent
+from doubles.scripted_model import stub_responder
+from evals.run.runner import RunConfig, run
 from evals.scenarios import load_scenarios
-from evals.scripted import good_agent
-from evals.scripted_model import stub_responder
-from reports.errors import BadInput
-from reports.hashing import adapter_sha256
-from serving.openai_stub import OpenAIStub
 
 SCENARIO = "mesh-alias-bt-vllm-status"
 IDENTITY_KEYS = ("backend", "adapter", "adapter_dir", "adapter_sha256", "served_adapter", "lora_fingerprint",

@@ -1,4 +1,4 @@
-"""Every file the project writes is replaced in one rename (evals/safe_io.py): a reader that has the old file
+"""Every file the project writes is replaced in one rename (core/safe_io.py): a reader that has the old file
 open keeps reading the whole old file, and a write that fails half way leaves the old file as it was."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 from cli_harness import call
 from reports_builders import grid, pin_hard_invariants, rules_file, write_run
 
-from evals.safe_io import write_bytes_atomic, write_json_atomic, write_text_atomic
+from core.safe_io import write_bytes_atomic, write_json_atomic, write_text_atomic
 
 
 def assert_replaced(path: Path, rewrite: Callable[[], None]) -> None:

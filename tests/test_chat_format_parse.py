@@ -1,4 +1,4 @@
-"""serving.chat_format: rendering and parsing the Qwen3-Coder tool-call XML."""
+"""core.chat_format: rendering and parsing the Qwen3-Coder tool-call XML."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from serving.chat_format import (
+from core.chat_format import (
     ParsedCall,
     _json_type,
     coerce_arguments,

@@ -1,4 +1,4 @@
-"""serving/chat_template.jinja renders the Qwen3-Coder prompt structure exactly (issue 3, item 3)."""
+"""core/chat_template.jinja renders the Qwen3-Coder prompt structure exactly (issue 3, item 3)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import jinja2
 import pytest
 from transformers.utils.chat_template_utils import render_jinja_template
 
-from serving.chat_format import normalise_messages, parse_assistant_output, render_assistant_completion
+from core.chat_format import normalise_messages, parse_assistant_output, render_assistant_completion
 
-TEMPLATE = (Path(__file__).resolve().parents[1] / "serving" / "chat_template.jinja").read_text(
+TEMPLATE = (Path(__file__).resolve().parents[1] / "core" / "chat_template.jinja").read_text(
     encoding="utf-8"
 )
 

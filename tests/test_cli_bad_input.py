@@ -12,7 +12,7 @@ import pytest
 from cli_harness import BINARY, DEEP_JSON, HUGE_INT, Result, call, write
 from reports_builders import grid, write_run
 
-from serving.openai_stub import OpenAIStub
+from doubles.openai_stub import OpenAIStub
 from serving.tiny_twin import default_twin_dir
 
 REPO = Path(__file__).resolve().parents[1]
@@ -154,7 +154,7 @@ def test_an_empty_dataset_does_not_validate(tmp_path: Path) -> None:
 
 
 def test_results_never_hold_a_literal_nan(tmp_path: Path) -> None:
-    from evals.runner import RunConfig, UsageError, validate
+    from evals.run.runner import RunConfig, UsageError, validate
 
     for field, value in (("temperature", float("nan")), ("temperature", float("inf")), ("max_tokens", -1),
                          ("seed", -1)):

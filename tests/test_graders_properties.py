@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, assume, given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
+from doubles.scripted import bad_agent, good_agent
 from evals.__main__ import main
 from evals.catalog import EVALS, BadTranscript, grade
 from evals.scenarios import load_scenarios
-from evals.scripted import bad_agent, good_agent
 from evals.transcript import load_transcript
 from evals.world import Simulator, World, tool_names
 

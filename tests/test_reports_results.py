@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reports_builders import grid, result, results_doc, write_run
 
+from core.errors import BadInput
 from reports.__main__ import main
-from reports.errors import BadInput
 from reports.results import (
     by_scenario,
     load_run,

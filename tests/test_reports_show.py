@@ -11,9 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from reports_builders import grid, pin_hard_invariants, rules_file, write_run
 
+from core.errors import BadInput
 from reports.__main__ import main
 from reports.divergence import parse_logprobs, summarise_divergence
-from reports.errors import BadInput
 
 SOFT = "tts.uses_active_cart_voice"
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from evals.runner import RunConfig, run
-from serving.openai_stub import OpenAIStub
+from doubles.openai_stub import OpenAIStub
+from evals.run.runner import RunConfig, run
 
 SCENARIO = "tts-off-bt-build-summary"  # an agent that does nothing is "not exercised" here, never passed
 

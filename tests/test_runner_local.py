@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from evals.runner import RunConfig, UsageError, run
-from reports.hashing import adapter_sha256
+from core.hashing import adapter_sha256
+from evals.run.runner import RunConfig, UsageError, run
 from reports.results import load_run
 
 SCENARIOS = ["tts-off-bt-build-summary", "mesh-alias-bt-vllm-status"]

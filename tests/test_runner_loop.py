@@ -11,12 +11,12 @@ import pytest
 from inspect_ai.model import get_model
 from inspect_ai.tool import ToolCall
 
+from doubles.scripted import bad_agent, good_agent
+from doubles.scripted_model import DIVERGED, mock_policy, output
 from evals.catalog import EVALS, grade
-from evals.results import judge, load_thresholds
-from evals.runner import RunConfig, RunOutcome, run
+from evals.run.results import judge, load_thresholds
+from evals.run.runner import RunConfig, RunOutcome, run
 from evals.scenarios import Scenario, load_scenarios
-from evals.scripted import bad_agent, good_agent
-from evals.scripted_model import DIVERGED, mock_policy, output
 from reports.results import load_run
 
 ROOM = 40  # generations allowed: the scripted agents take more turns than some scenarios' max_turns

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from evals.backends.replay import replay_rows
+from doubles.scripted import bad_agent, good_agent
 from evals.catalog import EVALS
-from evals.runner import RunConfig, UsageError, main, run
+from evals.run.backends.replay import replay_rows
+from evals.run.runner import RunConfig, UsageError, main, run
 from evals.scenarios import load_scenarios
-from evals.scripted import bad_agent, good_agent
 from reports.results import load_run
 
 REPO = Path(__file__).resolve().parent.parent

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evals.catalog import EVALS, HARD_INVARIANTS
-from evals.inspect_messages import to_chat_messages, to_openai_messages
-from evals.results import NOT_FINISHED, RunRecorder, judge, load_thresholds, planned_row, summarize
+from evals.run.inspect_messages import to_chat_messages, to_openai_messages
+from evals.run.results import NOT_FINISHED, RunRecorder, judge, load_thresholds, planned_row, summarize
 from reports.results import load_run
 
 

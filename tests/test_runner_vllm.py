@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from evals.runner import RunConfig, UsageError, run
+from core.adapter.manifest import manifest_path
+from core.hashing import adapter_sha256
+from doubles.openai_stub import OpenAIStub
+from doubles.scripted import good_agent
+from doubles.scripted_model import DIVERGED, stub_responder
+from evals.run.runner import RunConfig, UsageError, run
 from evals.scenarios import load_scenarios
-from evals.scripted import good_agent
-from evals.scripted_model import DIVERGED, stub_responder
-from reports.hashing import adapter_sha256
 from reports.results import load_run
-from serving.openai_stub import OpenAIStub
-from training.manifest import manifest_path
 
 REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = ["tts-settings-nova-good-morning", "mesh-alias-bt-vllm-status", "err-retry-nova-docs-lora"]

@@ -9,10 +9,10 @@ from functools import cache
 
 import pytest
 
+from doubles.scripted import bad_agent, good_agent
 from evals.catalog import EVALS, grade, hard_violations
 from evals.predicates import CONFIRM
 from evals.scenarios import Scenario, load_scenarios
-from evals.scripted import bad_agent, good_agent
 from evals.transcript import load_transcript
 from evals.world import Simulator
 

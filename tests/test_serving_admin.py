@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
+from doubles.openai_stub import OpenAIStub
 from serving.lora_admin import load_adapter, unload_adapter
-from serving.openai_stub import OpenAIStub
 
 
 def _adapter(directory: Path, r: int = 8, target: str = "q_proj") -> Path:

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
+from doubles.openai_stub import OpenAIStub
 from serving.check import PROBES, compare_choices, run_check
-from serving.openai_stub import OpenAIStub
 
 
 def _run_cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -19,7 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safetensors.numpy import save_file
 
-from serving.lint import SUPPORTED_TARGETS, _ranges, format_report, lint_adapter
+from core.adapter.lint import lint_adapter
+from core.adapter.report import _ranges, format_report
+from core.adapter.targets import SUPPORTED_TARGETS
 
 peft = pytest.importorskip("peft")
 transformers = pytest.importorskip("transformers")

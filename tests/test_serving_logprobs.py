@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from doubles.openai_stub import OpenAIStub
 from reports.__main__ import main as reports_main
 from serving.__main__ import main as serving_main
 from serving.logprobs import _position
-from serving.openai_stub import OpenAIStub
 from serving.tiny_twin import default_twin_dir
 
 

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from serving.openai_stub import OpenAIStub, count_tokens, split_tokens
+from doubles.openai_stub import OpenAIStub, count_tokens, split_tokens
 
 
 @pytest.fixture
@@ -193,7 +193,7 @@ def test_latency_does_not_serialise_concurrent_requests():
 
 def test_cli_refuses_a_bad_port_with_one_line():
     proc = subprocess.run(
-        [sys.executable, "-m", "serving.openai_stub", "--port", "70000"],
+        [sys.executable, "-m", "doubles.openai_stub", "--port", "70000"],
         capture_output=True,
         text=True,
         timeout=60,

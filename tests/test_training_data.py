@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.chat_format import normalise_messages
 from evals.scenarios import Scenario
 from evals.world import load_tool_specs
-from serving.chat_format import normalise_messages
 from tests.training_examples import boot_transcript, multi_turn_transcript, write_jsonl
 from training.data import DataError, encode_dataset, encode_transcript, load_transcripts, mask_from_spans
 
@@ -32,7 +32,7 @@ def _scenario(system: str = "cart") -> Scenario:
 
 def _expected_assistant_text(messages: list[dict]) -> str:
     """What the model writes for each assistant message: content, tool-call XML, <|im_end|>."""
-    from serving.chat_format import render_assistant_completion
+    from core.chat_format import render_assistant_completion
 
     parts = []
     for m in normalise_messages(messages):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from serving.lint import lint_adapter
+from core.adapter.lint import lint_adapter
 from training.config import DEFAULT_TARGETS, ConfigError, TrainConfig
 from training.targets import (
     TargetMismatch,

@@ -41,9 +41,9 @@ def trained(tmp_path_factory) -> dict:
 
 
 def test_adapter_and_manifest(trained: dict):
-    from reports.hashing import adapter_sha256, file_sha256
-    from serving.lint import lint_adapter
-    from training.manifest import read_manifest
+    from core.adapter.lint import lint_adapter
+    from core.adapter.manifest import read_manifest
+    from core.hashing import adapter_sha256, file_sha256
 
     adapter: Path = trained["adapter"]
     assert (adapter / "adapter_model.safetensors").is_file()
@@ -66,8 +66,8 @@ def _first_steps(model_dir: Path, adapter: Path | None, scenarios) -> list[dict]
     """Generate each scenario's first assistant step greedily with the madcat-local backend."""
     from inspect_ai.model import GenerateConfig, get_model
 
-    import evals.backends.local_provider  # noqa: F401 - registers madcat-local
-    from evals.inspect_messages import to_chat_messages, to_openai_messages, tool_infos
+    import evals.run.backends.local_provider  # noqa: F401 - registers madcat-local
+    from evals.run.inspect_messages import to_chat_messages, to_openai_messages, tool_infos
     from evals.world import load_tool_specs
     from training.targets import moe_target_conversion_disabled
 
@@ -103,8 +103,8 @@ def test_adapter_passes_the_grader_the_base_fails(trained: dict):
 
 def test_adapter_loads_whole_in_the_local_backend(trained: dict):
     """Every LoRA module that was trained is live after loading (the shared expert's too)."""
-    from evals.backends.local_provider import load_model
-    from training.manifest import read_manifest
+    from core.adapter.manifest import read_manifest
+    from evals.run.backends.local_provider import load_model
     from training.targets import lora_placement, moe_target_conversion_disabled, summarise_modules
 
     with moe_target_conversion_disabled():

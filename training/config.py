@@ -17,10 +17,10 @@ from typing import Any
 
 import yaml
 
-from evals.cli_args import float_in
-from serving.lint import SUPPORTED_TARGETS
+from core.adapter.targets import SUPPORTED_TARGETS
+from core.cli_args import float_in
 
-# What vLLM can serve as LoRA on Qwen3-Next (serving/lint.py SUPPORTED_TARGETS), written the way peft
+# What vLLM can serve as LoRA on Qwen3-Next (core/adapter/targets.py SUPPORTED_TARGETS), written the way peft
 # matches list entries: a module whose name equals the entry or ends with "." + entry.
 DEFAULT_TARGETS: tuple[str, ...] = tuple(t for t in SUPPORTED_TARGETS if t != "shared_expert_gate")
 

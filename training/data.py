@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evals.safe_io import JSON_ERRORS, json_reason
-from serving.chat_format import normalise_messages
+from core.chat_format import normalise_messages
+from core.safe_io import JSON_ERRORS, json_reason
 
 
 class DataError(ValueError):

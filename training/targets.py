@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from serving.lint import SUPPORTED_TARGETS
+from core.adapter.targets import SUPPORTED_TARGETS, target_matches
 from training.config import ConfigError, TrainConfig
 
 _PEFT_PREFIX = "base_model.model."
@@ -51,11 +51,6 @@ def validate_targets(targets: Iterable[str]) -> list[str]:
     return out
 
 
-def _matches(name: str, target: str) -> bool:
-    """peft's rule for a list entry: the module name equals it or ends with '.' + it."""
-    return name == target or name.endswith("." + target)
-
-
 def expected_lora_modules(model: Any, targets: Iterable[str]) -> set[str]:
     """Names of the nn.Linear modules of `model` (an unwrapped transformers model) the targets select."""
     import torch
@@ -64,7 +59,7 @@ def expected_lora_modules(model: Any, targets: Iterable[str]) -> set[str]:
     return {
         name
         for name, module in model.named_modules()
-        if isinstance(module, torch.nn.Linear) and any(_matches(name, t) for t in wanted)
+        if isinstance(module, torch.nn.Linear) and any(target_matches(t, name) for t in wanted)
     }
 
 

@@ -19,12 +19,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from evals.cli_args import OneLineParser
-from evals.safe_io import InputError, check_output_dir
-from serving.publish import publish_dir
+from core.adapter.manifest import manifest_path
+from core.cli_args import OneLineParser
+from core.safe_io import InputError, check_output_dir, publish_dir
 from training.config import ConfigError, TrainConfig, add_config_arguments, config_from_args
 from training.data import DataError, Example, encode_dataset, length_stats, to_hf_dataset
-from training.manifest import manifest_path, now, write_manifest
+from training.manifest import now, write_manifest
 from training.targets import TargetMismatch, check_lora_placement, summarise_modules
 
 
@@ -98,7 +98,7 @@ def _save_adapter(peft_model: Any, output: Path) -> None:
 
 def check_saved_adapter(output: Path, expected_modules: set[str], max_rank: int) -> dict[str, Any]:
     """Lint the saved adapter (config + tensor names) and compare its modules with what was trained."""
-    from serving.lint import lint_adapter
+    from core.adapter.lint import lint_adapter
 
     report = lint_adapter(output, max_rank=max_rank)
     saved = {n[len("base_model.model."):] if n.startswith("base_model.model.") else n for n in report.module_names}

@@ -11,14 +11,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from core.cli_args import OneLineParser
+from core.safe_io import InputError, check_output_file, write_text_atomic
 from dataset.sessions.convert import ConvertOptions
 from dataset.sessions.pipeline import SOURCES, default_store, run_import
 from dataset.sessions.problems import Problems
 from dataset.sessions.report import render
 from dataset.sessions.selection import GradersUnavailable, load_graders
 from dataset.sessions.toolmap import ToolMapError
-from evals.cli_args import OneLineParser
-from evals.safe_io import InputError, check_output_file, write_text_atomic
 
 DESCRIPTION = (
     "Read a session store read-only and write candidate transcripts (JSONL, world sheet format) "

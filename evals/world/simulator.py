@@ -10,7 +10,7 @@ from typing import Any
 
 import jsonschema
 
-from evals.safe_io import JSON_ERRORS, json_reason
+from core.safe_io import JSON_ERRORS, json_reason
 from evals.world import shell
 from evals.world.state import World
 from evals.world.tools import load_tool_specs

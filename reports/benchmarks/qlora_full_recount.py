@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from transformers import AutoTokenizer
 
-    from serving.qwen_tokenizer import load_tokenizer
+    from core.qwen_tokenizer import load_tokenizer
     from training.config import load_config
     from training.data import encode_dataset
     from training.dryrun import run_estimate

@@ -47,7 +47,7 @@ def wire_tools() -> list[dict[str, Any]]:
     from inspect_ai.model._openai import openai_chat_tools
     from inspect_ai.model._providers.openai_compatible import JSON_SCHEMA_EXTENDED_FIELDS
 
-    from evals.solver import tool_infos
+    from evals.run.solver import tool_infos
     from evals.world import load_tool_specs
 
     tools = json.loads(json.dumps(openai_chat_tools(tool_infos(load_tool_specs()),
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     from transformers import AutoTokenizer
 
     from evals.scenarios import load_scenarios
-    from serving.chat_format import normalise_messages
+    from core.chat_format import normalise_messages
 
     old = AutoTokenizer.from_pretrained(args.old_twin)
     qwen = AutoTokenizer.from_pretrained(str(qwen3_dir()))

@@ -20,8 +20,8 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from evals.backends import BackendError, adapter_sha256
-from evals.redact import redact_text
+from core.redact import redact_text
+from evals.run.backends import BackendError, adapter_sha256
 
 TIED = "tied"
 SERVED_BACKENDS = ("vllm", "openai")

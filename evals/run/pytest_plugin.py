@@ -1,7 +1,7 @@
 """pytest front end of the behavioural suite (the root conftest loads it): `pytest evals/ --adapter madcat`.
 
 One test item per eval ID (`-k memory` selects by name). The selected behaviours run ONCE per session
-(evals/runner.py: every scenario of every selected eval, k epochs, concurrently); then each item
+(evals/run/runner.py: every scenario of every selected eval, k epochs, concurrently); then each item
 checks its behaviour against evals/thresholds.yaml and, when it falls short, shows the failing tries
 with the grader's reason and a compact trajectory. The backend is checked when collection ends: an
 unreachable server or a missing adapter is one usage-error line (exit code 4), not a traceback.
@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from evals.run_options import RunConfig, add_run_options, config_from_options
+from evals.run.run_options import RunConfig, add_run_options, config_from_options
 
 EVAL_PARAM = "eval_id"
 _RUN_KEY = pytest.StashKey[dict[str, Any]]()
@@ -52,7 +52,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     evals = _selected_evals(session.items)
     if not evals or session.config.option.collectonly:
         return
-    from evals.runner import UsageError, plan, validate
+    from evals.run.runner import UsageError, plan, validate
 
     run_config = _config(session.config, evals)
     try:
@@ -78,8 +78,8 @@ def _progress(config: pytest.Config):
 
 @pytest.fixture(scope="session")
 def madcat_run(request: pytest.FixtureRequest) -> Any:
-    """The session's one run of every selected behaviour (an evals.runner.RunOutcome)."""
-    from evals.runner import RunInterrupted, UsageError, run
+    """The session's one run of every selected behaviour (an evals.run.runner.RunOutcome)."""
+    from evals.run.runner import RunInterrupted, UsageError, run
 
     state = request.config.stash.get(_RUN_KEY, None)
     if state is None:

@@ -1,8 +1,8 @@
 """inspect-ai tasks built from the eval catalog: one Sample per scenario.
 
-    inspect eval evals/task.py@madcat_behaviours --model vllm/qwen3-coder-next:madcat \
+    inspect eval evals/run/task.py@madcat_behaviours --model vllm/qwen3-coder-next:madcat \
         --model-base-url http://sin:8000/v1 -T prompt=minimal --epochs 5
-    inspect eval evals/task.py@madcat_behaviours --model madcat-local/twin -T evals=tts --max-tokens 64
+    inspect eval evals/run/task.py@madcat_behaviours --model madcat-local/twin -T evals=tts --max-tokens 64
     inspect view   # the logs
 
 Task args: `evals` (eval IDs or categories, comma-separated or a list; default all), `prompt`
@@ -20,12 +20,12 @@ from inspect_ai.dataset import MemoryDataset, Sample
 from inspect_ai.model import CachePolicy
 from inspect_ai.scorer import mean_score, pass_k
 
-from evals.backends import local_provider  # noqa: F401 - registers the madcat-local provider for `inspect eval`
 from evals.catalog import CATEGORIES, EVALS, UnknownEval
-from evals.inspect_messages import to_chat_messages
+from evals.run.backends import local_provider  # noqa: F401 - registers the madcat-local provider for `inspect eval`
+from evals.run.inspect_messages import to_chat_messages
+from evals.run.scorer import madcat_grader
+from evals.run.solver import madcat_agent
 from evals.scenarios import Scenario, load_scenarios
-from evals.scorer import madcat_grader
-from evals.solver import madcat_agent
 
 MESSAGE_LIMIT = 400  # a safety net far above any scenario's max_turns
 

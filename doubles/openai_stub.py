@@ -18,7 +18,7 @@ A reply is either a whole chat.completion dict (it has "choices") or a short for
 It binds 127.0.0.1 only. Each connection runs in its own thread, so a fixed latency
 (``latency_ms``) delays requests without serialising them.
 
-CLI (for the runner benchmark): ``python -m serving.openai_stub --port 0 --latency-ms 100``.
+CLI (for the runner benchmark): ``python -m doubles.openai_stub --port 0 --latency-ms 100``.
 """
 
 from __future__ import annotations
@@ -626,7 +626,7 @@ def _parse_adapter(spec: str, default_parent: str) -> tuple[str, str | None]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m serving.openai_stub",
+        prog="python -m doubles.openai_stub",
         description="A local OpenAI-compatible stub server (127.0.0.1 only) for tests and benchmarks.",
     )
     parser.add_argument("--port", type=int, default=0, help="port to bind (0: any free port; printed)")

@@ -6,7 +6,7 @@
 Everything lands under <report-dir>/<run-id>/ (default reports/runs/, run id = UTC timestamp + arm):
 the inspect logs (logs/, open them with `inspect view --log-dir ...`) and results.json, which is
 rewritten atomically as samples finish, so Ctrl-C leaves a valid partial file (`interrupted: true`,
-unfinished samples `incomplete`). The pytest front end (evals/pytest_plugin.py) calls `run` too.
+unfinished samples `incomplete`). The pytest front end (evals/run/pytest_plugin.py) calls `run` too.
 """
 
 from __future__ import annotations
@@ -23,18 +23,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from evals.backends import BACKENDS, BackendError, ModelPlan, is_baseline, plan_local
+from core.cli_args import OneLineParser
+from core.redact import redact_text
+from core.safe_io import InputError, check_output_dir
 from evals.catalog import UnknownEval
-from evals.cli_args import OneLineParser
-from evals.redact import redact_text
-from evals.results import RunRecorder, judge, load_thresholds, row_from_sample
-from evals.run_options import RunConfig, add_run_options, config_from_options, out_of_range
-from evals.safe_io import InputError, check_output_dir
+from evals.run.backends import BACKENDS, BackendError, ModelPlan, is_baseline, plan_local
+from evals.run.results import RunRecorder, judge, load_thresholds, row_from_sample
+from evals.run.run_options import RunConfig, add_run_options, config_from_options, out_of_range
+from evals.run.stop_signals import Stop, stop_like_ctrl_c
+from evals.run.task import select_evals
 from evals.scenarios import load_scenarios
-from evals.stop_signals import Stop, stop_like_ctrl_c
-from evals.task import select_evals
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MAX_TOKENS = {"vllm": 2048, "openai": 2048, "local": 256}
 
 Progress = Callable[[str], None]
@@ -128,7 +128,7 @@ def validate(config: RunConfig, own_model: bool = False) -> list[str]:
 
 def plan(config: RunConfig) -> ModelPlan:
     """Check the backend (server reachable, adapter served, files readable) before anything runs."""
-    from evals.backends import vllm
+    from evals.run.backends import vllm
 
     try:
         if config.backend == "vllm":
@@ -201,7 +201,7 @@ def run(config: RunConfig, model: Any = None, progress: Progress | None = None,
         say(f"madcat: note: {note}")
 
     if config.backend == "replay" and model is None:
-        from evals.backends.replay import replay_rows
+        from evals.run.backends.replay import replay_rows
 
         try:
             rows = replay_rows(str(config.transcripts), eval_ids)
@@ -251,7 +251,7 @@ def _run_inspect(config: RunConfig, model_plan: ModelPlan, eval_ids: list[str], 
     from inspect_ai import eval as inspect_eval
 
     from evals import sample_sink
-    from evals.task import madcat_behaviours
+    from evals.run.task import madcat_behaviours
 
     total = len(recorder.rows)
     started = time.monotonic()
@@ -340,8 +340,8 @@ __all__ = ["RunConfig", "RunInterrupted", "RunOutcome", "UsageError", "add_run_p
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m evals.runner run ...`: the same as `python -m evals run ...`."""
-    parser = OneLineParser(prog="python -m evals.runner")
+    """`python -m evals.run.runner run ...`: the same as `python -m evals run ...`."""
+    parser = OneLineParser(prog="python -m evals.run.runner")
     sub = parser.add_subparsers(dest="command", required=True)
     add_run_parser(sub)
     args = parser.parse_args(argv)

@@ -7,7 +7,7 @@ An assistant turn that calls tools looks like this (after ``<|im_start|>assistan
     ... one block per call ...<|im_end|>
 
 String values are written raw; everything else (numbers, booleans, null, mappings, lists) as
-JSON. The chat template (serving/chat_template.jinja), the local backend, the dataset and the
+JSON. The chat template (core/chat_template.jinja), the local backend, the dataset and the
 training code all go through this module, so prompts, parsing and training data agree.
 
 Parsing never raises: a call that cannot be read (truncated, no name, junk inside the function
@@ -164,7 +164,7 @@ def _content_text(content: Any) -> str:
 
 
 def normalise_messages(messages: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """OpenAI-style messages -> what serving/chat_template.jinja expects.
+    """OpenAI-style messages -> what core/chat_template.jinja expects.
 
     Tool-call arguments given as JSON strings (the OpenAI wire format) become dicts (the template
     cannot parse JSON: Jinja has no ``fromjson``), content becomes a string. The input is not

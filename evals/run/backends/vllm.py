@@ -15,9 +15,9 @@ from typing import Any
 
 from inspect_ai.model import get_model
 
-from evals.backends import BackendError, ModelPlan, adapter_files_info, is_baseline
-from evals.backends.served import TIED, identity_problem, lora_fingerprint, served_adapter
-from evals.redact import has_userinfo, redact_url
+from core.redact import has_userinfo, redact_url
+from evals.run.backends import BackendError, ModelPlan, adapter_files_info, is_baseline
+from evals.run.backends.served import TIED, identity_problem, lora_fingerprint, served_adapter
 from serving.server_api import ServerClient, ServerError
 
 DEFAULT_BASE_URL = "http://sin:8000/v1"
@@ -53,7 +53,7 @@ def _hide_credentials(model: Any, url: str) -> Any:
 
 def _identity(url: str, name: str, base: str | None, api_key: str | None,
               info: dict[str, Any]) -> dict[str, Any]:
-    """What the server serves under `name` and whether it is the hashed adapter (evals/backends/served.py)."""
+    """What the server serves under `name` and whether it is the hashed adapter (evals/run/backends/served.py)."""
     try:
         with ServerClient(url, api_key=api_key, timeout=PREFLIGHT_TIMEOUT_S) as client:
             card = next((c for c in client.models() if str(c["id"]) == name), {"id": name})

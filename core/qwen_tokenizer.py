@@ -10,10 +10,10 @@ which current setuptools no longer has.
 
 Every token count of the project comes from here (or from a real model directory's own tokenizer):
 dataset validate/stats, the tiny twin (which ships these very files), hence the local backend's
-prompt tokens, and the preflight. The chat template is always ours (serving/chat_template.jinja).
+prompt tokens, and the preflight. The chat template is always ours (core/chat_template.jinja).
 
-    python -m serving.qwen_tokenizer where         # the directory of the files
-    python -m serving.qwen_tokenizer count FILE    # Qwen3 tokens of a text file (- for stdin)
+    python -m core.qwen_tokenizer where         # the directory of the files
+    python -m core.qwen_tokenizer count FILE    # Qwen3 tokens of a text file (- for stdin)
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ def write_tokenizer(out_dir: Path, model_max_length: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m serving.qwen_tokenizer", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m core.qwen_tokenizer", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="verb", required=True)
     sub.add_parser("where", help="print the directory of the Qwen3 tokenizer files")
     count = sub.add_parser("count", help="count the Qwen3 tokens of a text file (- for stdin)")

@@ -1,4 +1,4 @@
-"""The production path for real, on a GPU host with vLLM installed: `python -m serving.gpu_e2e OUT_DIR`.
+"""The production path for real, on a GPU host with vLLM installed: `python -m e2e.gpu_e2e OUT_DIR`.
 
 With the project's own commands and nothing else: make the tiny twin, train its adapter through the
 real QLoRA path (bitsandbytes nf4 experts, LoRA on attention, linear attention and the shared
@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from evals.safe_io import write_text_atomic
+from core.safe_io import write_text_atomic
 
 REPO = Path(__file__).resolve().parent.parent
 SERVE_LOG_KEEP = re.compile(
@@ -208,7 +208,7 @@ def _terminated(signum: int, frame: Any) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminated)  # `timeout` ends the run: still write the summary
-    parser = argparse.ArgumentParser(prog="python -m serving.gpu_e2e", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m e2e.gpu_e2e", description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="where the record goes (e.g. reports/gpu-e2e)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/madcat-e2e"), help="scratch dir")
     parser.add_argument("--dataset", default="dataset/madcat-system.jsonl")

@@ -1,11 +1,11 @@
 """Files in and out, for every CLI of the project: atomic writes, JSON that never raises past a one-line
 error, and output paths checked before the work starts.
 
-It imports nothing from the project, so dataset/, training/, serving/ and reports/ use it without
-importing upward (evals/results.py re-exports `write_json_atomic` for the runner).
+Part of core/: it imports nothing from the project, so every package uses it without importing upward.
 
 - `write_text_atomic`, `write_bytes_atomic`, `write_json_atomic`: a temp file beside the target, then one
   rename over it; a reader (or a run killed half way) sees the old file or the new one, never half of one.
+  `publish_dir` does the same for a directory written next to its target (a model, an adapter).
 - `loads`, `loads_yaml`, `read_text`, `read_json`: bad input (not UTF-8, not JSON/YAML, nested deeper than
   Python can parse, an integer of thousands of digits) becomes `InputError`, whose text is the one line
   for the user.
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -73,6 +74,17 @@ def write_json_atomic(path: str | Path, data: Any, indent: int = 1, allow_nan: b
         f.write("\n")
 
     _write_atomic(Path(path), dump, binary=False)
+
+
+
+def publish_dir(tmp: Path, out: Path) -> None:
+    """Replace `out` with `tmp` (a directory written next to it): the old one moves aside, then goes."""
+    tmp.chmod(0o755)  # mkdtemp makes private dirs; models and adapters are read by other users (vLLM)
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+        out.rename(old / out.name)
+        shutil.rmtree(old, ignore_errors=True)
+    tmp.rename(out)
 
 
 # ---- reading -----------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from inspect_ai.solver import Generate, Solver, TaskState, solver
 from inspect_ai.tool import ToolCall, ToolCallError
 
 from evals.episode import Episode
-from evals.inspect_messages import tool_infos
+from evals.run.inspect_messages import tool_infos
 from evals.scenarios import Scenario
 from evals.world import load_tool_specs
 

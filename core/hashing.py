@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from reports.errors import BadInput
+from core.errors import BadInput
 
 _CHUNK = 1 << 20
 

@@ -5,7 +5,7 @@
     inspect eval ... --model madcat-local/twin -M adapter=/path/to/adapter
 
 The prompt is the model's own chat template with the tools as OpenAI tool specs (the same specs
-inspect sends to vLLM); the output is parsed with serving.chat_format (the qwen3_coder XML
+inspect sends to vLLM); the output is parsed with core.chat_format (the qwen3_coder XML
 format). A tool call that cannot be read becomes a ``ToolCall`` with ``parse_error`` set, so the
 tool loop reports it back and the graders count it as a failure; nothing here raises on model
 output.
@@ -41,8 +41,8 @@ from inspect_ai.model import (
 )
 from inspect_ai.tool import ToolCall, ToolChoice, ToolInfo
 
-from evals.safe_io import JSON_ERRORS, json_reason
-from serving.chat_format import normalise_messages, parse_assistant_output
+from core.chat_format import normalise_messages, parse_assistant_output
+from core.safe_io import JSON_ERRORS, json_reason
 
 PROVIDER_NAME = "madcat-local"
 DEFAULT_MODEL_NAMES = ("twin", "default", "tiny-twin")
@@ -143,7 +143,7 @@ _loaded_lock = threading.Lock()
 def resolve_model_dir(name: str) -> Path:
     """A provider model name -> a transformers model directory (the twin for "twin" or "")."""
     if name.strip() in ("", *DEFAULT_MODEL_NAMES):
-        from serving.qwen_tokenizer import QwenTokenizerUnavailable
+        from core.qwen_tokenizer import QwenTokenizerUnavailable
         from serving.tiny_twin import default_twin_dir
 
         try:

@@ -22,13 +22,13 @@ from typing import Any
 
 import yaml
 
+from core.redact import redact_text
+from core.safe_io import write_json_atomic  # the project's one atomic writer (core/safe_io.py)
 from evals.catalog import EVALS, HARD_INVARIANTS
 from evals.predicates import FAILED, NOT_EXERCISED, PASSED
-from evals.redact import redact_text
-from evals.safe_io import write_json_atomic  # the project's one atomic writer (evals/safe_io.py)
-from evals.solver import INCOMPLETE_PREFIX, STORE_COMPLETION_TOKENS, STORE_PROMPT_TOKENS, STORE_REQUESTS
+from evals.run.solver import INCOMPLETE_PREFIX, STORE_COMPLETION_TOKENS, STORE_PROMPT_TOKENS, STORE_REQUESTS
 
-THRESHOLDS_FILE = Path(__file__).with_name("thresholds.yaml")
+THRESHOLDS_FILE = Path(__file__).resolve().parents[1] / "thresholds.yaml"
 SCORER_NAME = "madcat_grader"
 NOT_FINISHED = "not finished: the run stopped before this sample ended"
 SampleKey = tuple[str, str, int]  # (eval id, scenario id, epoch)
@@ -57,7 +57,7 @@ def _error_text(error: Any) -> str:
     hides the cause), the server's own answer from the traceback, e.g. `Error code: 500 - {...}`."""
     full = getattr(error, "message", "") or str(error)
     message = _first_line(full)
-    if INCOMPLETE_PREFIX in message:  # the solver's own reason (evals.solver.Incomplete)
+    if INCOMPLETE_PREFIX in message:  # the solver's own reason (evals.run.solver.Incomplete)
         return redact_text(message[message.index(INCOMPLETE_PREFIX) + len(INCOMPLETE_PREFIX):].rstrip("')\""))
     lines = [ln.strip() for ln in f"{full}\n{getattr(error, 'traceback', '') or ''}".splitlines() if ln.strip()]
     if any("AttemptTimeoutError" in ln or "TimeoutError" in ln for ln in lines) and not any(

@@ -13,12 +13,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from evals.backends import BackendError
+from core.safe_io import JSON_ERRORS, json_reason
 from evals.catalog import EVALS, BadTranscript, applicable_evals, grade, hard_violations
-from evals.results import planned_row
-from evals.safe_io import JSON_ERRORS, json_reason
+from evals.run.backends import BackendError
+from evals.run.results import planned_row
+from evals.run.scorer import compact_trajectory
 from evals.scenarios import load_scenarios
-from evals.scorer import compact_trajectory
 from evals.transcript import load_transcript
 
 

@@ -1,4 +1,4 @@
-"""The whole loop offline, on the tiny twin: `python -m reports.offline_loop [--work DIR]`.
+"""The whole loop offline, on the tiny twin: `python -m e2e.offline_loop [--work DIR]`.
 
 dataset build + validate -> tiny twin -> QLoRA training on the CPU -> the eval suite on the
 baseline and on the adapter (local backend) -> compare -> gate -> HTML report. Each step is one of
@@ -58,7 +58,7 @@ def _parallel_steps(number: int, total: int, title: str, commands: dict[str, lis
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m reports.offline_loop", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m e2e.offline_loop", description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=Path(".work/loop"), help="where everything goes")
     parser.add_argument("--count", type=int, default=100, help="training examples (the seed's ~100)")
     parser.add_argument("--train-steps", type=int, default=60, help="optimizer steps on the CPU")

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evals.backends import BACKENDS
-from evals.cli_args import MAX_SEED, float_in, int_in
+from core.cli_args import MAX_SEED, float_in, int_in
+from evals.run.backends import BACKENDS
 
 DEFAULT_REPORT_DIR = Path("reports/runs")
 # The ranges of the numeric options: argparse alone takes `nan`, `inf`, `-1` (and results.json then holds them).

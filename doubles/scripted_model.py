@@ -1,10 +1,10 @@
-"""Scripted models: recorded trajectories (e.g. evals.scripted's good/bad agents) played back as a model.
+"""Scripted models: recorded trajectories (e.g. doubles.scripted's good/bad agents) played back as a model.
 
 Given the conversation so far, the next assistant message is the one of the trajectory whose messages
 so far equal it (role, text, tool calls and their results), so whatever loop drives the model must
 reproduce the trajectory exactly to get the same answers. Two faces:
   * `mock_policy(transcripts)`: a `custom_outputs` callable for inspect's `mockllm/model`;
-  * `stub_responder(transcripts)`: a responder for serving.openai_stub.OpenAIStub (the HTTP path).
+  * `stub_responder(transcripts)`: a responder for doubles.openai_stub.OpenAIStub (the HTTP path).
 A conversation that matches no trajectory gets the text DIVERGED. Used by the runner's tests and its
 benchmark; not part of a real run.
 """
@@ -18,7 +18,7 @@ from typing import Any
 from inspect_ai.model import ChatCompletionChoice, ChatMessage, ChatMessageAssistant, ModelOutput, ModelUsage
 from inspect_ai.tool import ToolCall
 
-from evals.inspect_messages import to_openai_messages
+from evals.run.inspect_messages import to_openai_messages
 
 DIVERGED = "DIVERGED: the conversation left every scripted trajectory"
 

@@ -12,52 +12,20 @@ is the API the trainer and `serving load` call.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evals.safe_io import json_reason
-
-CONFIG_FILE = "adapter_config.json"
-WEIGHTS_FILE = "adapter_model.safetensors"
-
-# What vLLM can put LoRA on in Qwen3NextForCausalLM (its packed modules: qkv_proj <- q/k/v_proj,
-# gate_up_proj <- gate/up_proj, in_proj_qkvz, in_proj_ba; plus o_proj, out_proj, down_proj and
-# the shared-expert gate).
-SUPPORTED_TARGETS = (
-    "q_proj",
-    "k_proj",
-    "v_proj",
-    "o_proj",
-    "in_proj_qkvz",
-    "in_proj_ba",
-    "out_proj",
-    "shared_expert.gate_proj",
-    "shared_expert.up_proj",
-    "shared_expert.down_proj",
-    "shared_expert_gate",
-)
-# vLLM's --max-lora-rank accepts only these values.
-VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
+from core.adapter.files import WEIGHTS_FILE, normalise_config, read_config, read_tensor_shapes
+from core.adapter.report import LintReport
+from core.adapter.targets import SUPPORTED_TARGETS, VLLM_LORA_RANKS, categorise, target_matches
 
 _KEY_RE = re.compile(
     r"^(?P<module>.+?)\.(?P<kind>lora_A|lora_B|lora_embedding_A|lora_embedding_B|lora_magnitude_vector)"
     r"(?:\.[^.]+){0,2}$"
 )
 _LAYER_RE = re.compile(r"(?:^|\.)layers\.(?P<layer>\d+)\.(?P<rel>.+)$")
-_CATEGORIES: list[tuple[str, re.Pattern[str]]] = [
-    ("supported", re.compile(r"^self_attn\.(q_proj|k_proj|v_proj|o_proj)$")),
-    ("supported", re.compile(r"^linear_attn\.(in_proj_qkvz|in_proj_ba|out_proj)$")),
-    ("supported", re.compile(r"^mlp\.shared_expert\.(gate_proj|up_proj|down_proj)$")),
-    ("supported", re.compile(r"^mlp\.shared_expert_gate$")),
-    ("supported", re.compile(r"^mlp\.(gate_proj|up_proj|down_proj)$")),  # dense MLP layers, if any
-    ("router", re.compile(r"^mlp\.gate$")),
-    ("experts_fused", re.compile(r"^mlp\.experts(\.base_layer)*$")),
-    ("experts", re.compile(r"^mlp\.experts\.\d+\.(gate_proj|up_proj|down_proj|w1|w2|w3)$")),
-]
-
 TARGET_PARAMETERS_MESSAGE = (
     "adapter_config.json has target_parameters={params}: LoRA on the routed experts' fused "
     "gate_up_proj/down_proj weights, not on the shared expert. This is what peft 0.21 on transformers "
@@ -66,42 +34,6 @@ TARGET_PARAMETERS_MESSAGE = (
     "(AssertionError in fused_moe set_lora). Train so that the saved adapter targets the shared expert's "
     "own gate_proj/up_proj/down_proj modules"
 )
-
-
-@dataclass
-class LintReport:
-    path: str
-    errors: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    info: list[str] = field(default_factory=list)
-    # module kind relative to its decoder layer (e.g. "self_attn.q_proj") -> layers carrying LoRA on it;
-    # modules outside the layers (lm_head, embed_tokens) map to [].
-    modules: dict[str, list[int]] = field(default_factory=dict)
-    module_names: set[str] = field(default_factory=set)  # full module names carrying LoRA tensors
-    rank: int | None = None  # the largest rank found (config, rank_pattern or tensors)
-    unreadable: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors and not self.unreadable
-
-    @property
-    def exit_code(self) -> int:
-        if self.unreadable:
-            return 2
-        return 1 if self.errors else 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "ok": self.ok,
-            "exit_code": self.exit_code,
-            "errors": self.errors,
-            "warnings": self.warnings,
-            "info": self.info,
-            "modules": self.modules,
-            "rank": self.rank,
-        }
 
 
 def lint_adapter(
@@ -113,12 +45,12 @@ def lint_adapter(
     """Check an adapter directory against what vLLM can serve for Qwen3-Next."""
     directory = Path(path)
     report = LintReport(path=str(directory))
-    config = _read_config(directory, report)
-    tensors = _read_tensor_shapes(directory, report)
+    config = read_config(directory, report)
+    tensors = read_tensor_shapes(directory, report)
     if config is None or tensors is None:
         report.unreadable = True
         return report
-    config = _normalise(config, report)
+    config = normalise_config(config, report)
     _check_config_features(config, report)
     modules = _collect_modules(tensors, report)
     _check_modules(config, modules, report, allow_routed_experts)
@@ -130,109 +62,6 @@ def lint_adapter(
             "split with pipeline-parallel-size instead"
         )
     return report
-
-
-# ---- reading ---------------------------------------------------------------------------------------
-
-
-def _read_config(directory: Path, report: LintReport) -> dict[str, Any] | None:
-    if not directory.exists():
-        report.errors.append(f"{directory} does not exist")
-        return None
-    if not directory.is_dir():
-        report.errors.append(f"{directory} is not a directory (an adapter is a directory with {CONFIG_FILE})")
-        return None
-    config_path = directory / CONFIG_FILE
-    if not config_path.is_file():
-        report.errors.append(f"{CONFIG_FILE} is missing in {directory}")
-        return None
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        report.errors.append(f"{CONFIG_FILE} is not UTF-8 text")
-        return None
-    except json.JSONDecodeError as exc:
-        report.errors.append(
-            f"{CONFIG_FILE} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-        )
-        return None
-    except (ValueError, RecursionError) as exc:  # nested too deeply, a number of thousands of digits
-        report.errors.append(f"{CONFIG_FILE} is {json_reason(exc)}")
-        return None
-    except OSError as exc:
-        report.errors.append(f"cannot read {CONFIG_FILE}: {exc.strerror or exc}")
-        return None
-    if not isinstance(config, dict):
-        report.errors.append(f"{CONFIG_FILE} is not a JSON object")
-        return None
-    return config
-
-
-def _read_tensor_shapes(directory: Path, report: LintReport) -> dict[str, list[int]] | None:
-    weights = directory / WEIGHTS_FILE
-    if not weights.is_file():
-        if (directory / "adapter_model.bin").is_file():
-            report.errors.append(
-                f"{WEIGHTS_FILE} is missing (only adapter_model.bin): save with safe_serialization=True"
-            )
-        elif directory.is_dir():
-            report.errors.append(f"{WEIGHTS_FILE} is missing in {directory}")
-        return None
-    from safetensors import safe_open  # imported here: lint of a missing dir should not need it
-
-    try:
-        with safe_open(str(weights), framework="numpy") as handle:
-            return {key: list(handle.get_slice(key).get_shape()) for key in handle.keys()}
-    except Exception as exc:  # safetensors raises its own error types for garbled headers
-        report.errors.append(f"{WEIGHTS_FILE} is not a readable safetensors file ({_first_line(exc)})")
-        return None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
-def _normalise(config: dict[str, Any], report: LintReport) -> dict[str, Any]:
-    """A copy whose fields have the types peft writes; wrong types are errors and get neutral values."""
-    clean = dict(config)
-
-    def bad(key: str, want: str, default: Any) -> None:
-        report.errors.append(f"{CONFIG_FILE}: {key} must be {want} (got {json.dumps(config[key])[:60]})")
-        clean[key] = default
-
-    for key in ("target_parameters", "modules_to_save"):
-        value = config.get(key)
-        if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
-            bad(key, "a list of names", None)
-    targets = config.get("target_modules")
-    if targets is not None and not isinstance(targets, str):
-        if not (isinstance(targets, list) and all(isinstance(v, str) for v in targets)):
-            bad("target_modules", "a list of names or a regex string", [])
-    if isinstance(clean.get("target_modules"), str):
-        try:
-            re.compile(clean["target_modules"])
-        except re.error:
-            bad("target_modules", "a valid regex when it is a string", [])
-    for key in ("rank_pattern", "alpha_pattern"):
-        value = config.get(key)
-        if value is None:
-            continue
-        valid = isinstance(value, dict) and all(
-            isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in value.values()
-        )
-        if valid:
-            try:
-                for pattern in value:
-                    re.compile(pattern)
-            except re.error:
-                valid = False
-        if not valid:
-            bad(key, "a mapping of module patterns to positive numbers", {})
-    for key in ("r", "lora_alpha"):
-        if isinstance(config.get(key), bool):
-            bad(key, "a number", None)
-    return clean
 
 
 # ---- config features vLLM refuses ------------------------------------------------------------------
@@ -303,7 +132,7 @@ def _collect_modules(tensors: dict[str, list[int]], report: LintReport) -> dict[
             layer_match = _LAYER_RE.search(name)
             layer = int(layer_match["layer"]) if layer_match else None
             rel = layer_match["rel"] if layer_match else name
-            module = _Module(name, rel, layer, _categorise(rel, name, kind))
+            module = _Module(name, rel, layer, categorise(rel, name, kind))
             modules[name] = module
         if kind.startswith("lora_embedding"):
             module.category = "embedding"
@@ -325,31 +154,18 @@ def _collect_modules(tensors: dict[str, list[int]], report: LintReport) -> dict[
     return modules
 
 
-def _categorise(rel: str, name: str, kind: str) -> str:
-    if kind.startswith("lora_embedding") or re.search(r"(^|\.)(embed_tokens|lm_head|wte)$", name):
-        return "embedding"
-    for category, pattern in _CATEGORIES:
-        if pattern.match(rel):
-            return category
-    return "unsupported"
-
-
-def _target_matches(target: str, name: str) -> bool:
-    return name == target or name.endswith("." + target)
-
-
 def _declared(config: dict[str, Any], module: _Module) -> bool:
     """Does adapter_config.json declare LoRA on this module (target_modules or target_parameters)?"""
     targets = config.get("target_modules")
     if isinstance(targets, str):
         if re.fullmatch(targets, module.name):
             return True
-    elif isinstance(targets, list) and any(_target_matches(str(t), module.name) for t in targets):
+    elif isinstance(targets, list) and any(target_matches(str(t), module.name) for t in targets):
         return True
     container = re.sub(r"(\.base_layer)+$", "", module.name)
     for param in config.get("target_parameters") or []:
         head, _, _leaf = str(param).rpartition(".")
-        if head and _target_matches(head, container):
+        if head and target_matches(head, container):
             return True
         if not head and module.category == "experts_fused":  # gate_up_proj / down_proj live on mlp.experts
             return True
@@ -461,13 +277,13 @@ def _check_config_targets(config: dict[str, Any], modules: dict[str, _Module], r
         if leaf in ("embed_tokens", "lm_head"):
             continue  # reported from the tensors
         if target == "gate" or target.endswith("mlp.gate"):
-            if not any(_target_matches(target, n) for n in names):
+            if not any(target_matches(target, n) for n in names):
                 report.errors.append(f"target '{target}' is the MoE router: vLLM does not serve LoRA on it")
             continue
         if leaf in ("conv1d", "norm", "A_log", "dt_bias"):
             report.errors.append(f"target '{target}': vLLM cannot serve LoRA on linear_attn.{leaf}")
             continue
-        if not any(_target_matches(target, n) for n in names):
+        if not any(target_matches(target, n) for n in names):
             if "shared_expert" in target and experts_present:
                 report.errors.append(
                     f"adapter_config.json and the tensors disagree: the config targets '{target}' but the tensors "
@@ -536,45 +352,3 @@ def _check_ranks(
             f"LoRA rank {report.rank} is greater than max-lora-rank {max_rank}: vLLM refuses it; start vLLM with "
             f"--max-lora-rank {allowed[0] if allowed else report.rank} or train with r <= {max_rank}"
         )
-
-
-# ---- output ----------------------------------------------------------------------------------------
-
-
-def _ranges(layers: list[int]) -> str:
-    if not layers:
-        return "-"
-    parts: list[str] = []
-    start = prev = layers[0]
-    for layer in layers[1:] + [None]:  # type: ignore[list-item]
-        if layer is not None and layer == prev + 1:
-            prev = layer
-            continue
-        parts.append(str(start) if start == prev else f"{start}-{prev}")
-        if layer is not None:
-            start = prev = layer
-    return ",".join(parts)
-
-
-def format_report(report: LintReport) -> str:
-    lines = [f"serving lint {report.path}"]
-    for line in report.info:
-        lines.append(f"  {line}")
-    if report.modules:
-        width = max(len(name) for name in report.modules)
-        all_layers = sorted({layer for layers in report.modules.values() for layer in layers})
-        lines.append(f"  LoRA on {len(report.modules)} module kind(s) across {len(all_layers)} layer(s):")
-        for name in sorted(report.modules):
-            layers = report.modules[name]
-            lines.append(f"    {name:<{width}}  {len(layers):>3} layer(s): {_ranges(layers)}")
-    for warning in report.warnings:
-        lines.append(f"  warning: {warning}")
-    for error in report.errors:
-        lines.append(f"  error: {error}")
-    if report.unreadable:
-        lines.append("UNREADABLE")
-    elif report.errors:
-        lines.append(f"FAILED: {len(report.errors)} error(s), {len(report.warnings)} warning(s)")
-    else:
-        lines.append(f"OK: vLLM can serve this adapter ({len(report.warnings)} warning(s))")
-    return "\n".join(lines)

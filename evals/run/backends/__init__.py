@@ -1,11 +1,11 @@
 """Backends: which model answers the scenarios, checked before anything runs.
 
 - `vllm`: an existing vLLM server (inspect-ai's `vllm` provider pointed at it); the adapter by its
-  served LoRA name, the baseline by the base model's name. evals/backends/vllm.py.
-- `openai`: any OpenAI-compatible endpoint (inspect-ai's `openai-api` provider). evals/backends/vllm.py.
+  served LoRA name, the baseline by the base model's name. evals/run/backends/vllm.py.
+- `openai`: any OpenAI-compatible endpoint (inspect-ai's `openai-api` provider). evals/run/backends/vllm.py.
 - `local`: an in-process transformers model + optional peft adapter (the `madcat-local` provider in
-  evals/backends/local_provider.py; the tiny twin by default).
-- `replay`: recorded transcripts (JSONL) re-scored, no model. evals/backends/replay.py.
+  evals/run/backends/local_provider.py; the tiny twin by default).
+- `replay`: recorded transcripts (JSONL) re-scored, no model. evals/run/backends/replay.py.
 
 Every failure here is a BackendError whose text is the one line the user sees.
 """
@@ -44,9 +44,9 @@ def is_baseline(adapter: str | None) -> bool:
 
 
 def adapter_sha256(adapter_dir: str | Path) -> str:
-    """sha256 of an adapter directory's files (reports.hashing's definition)."""
-    from reports.errors import BadInput
-    from reports.hashing import adapter_sha256 as _hash
+    """sha256 of an adapter directory's files (core.hashing's definition)."""
+    from core.errors import BadInput
+    from core.hashing import adapter_sha256 as _hash
 
     try:
         return _hash(adapter_dir)
@@ -56,13 +56,11 @@ def adapter_sha256(adapter_dir: str | Path) -> str:
 
 def adapter_files_info(adapter_dir: str | Path) -> dict[str, Any]:
     """What results.json records about adapter files at hand: their sha256, and from the training manifest
-    beside them (`<dir>.manifest.json`, training/manifest.py) the dataset's sha256."""
+    beside them (`<dir>.manifest.json`, core/adapter/manifest.py) the dataset's sha256."""
     path = Path(adapter_dir).expanduser()
     info: dict[str, Any] = {"adapter_dir": str(path.resolve()), "adapter_sha256": adapter_sha256(path)}
-    try:
-        from training.manifest import manifest_path, read_manifest
-    except ImportError:  # pragma: no cover - training/ ships with the repo
-        return info
+    from core.adapter.manifest import manifest_path, read_manifest
+
     manifest = read_manifest(path)
     if manifest:
         info["dataset_sha256"] = manifest.get("dataset_sha256")
@@ -77,7 +75,7 @@ def plan_local(adapter: str | None, model: str | None) -> ModelPlan:
     from inspect_ai.model import get_model
 
     try:
-        from evals.backends import local_provider
+        from evals.run.backends import local_provider
     except ImportError as exc:  # pragma: no cover - the provider ships with the repo
         raise BackendError(f"the local backend is unavailable: {exc}") from None
     if is_baseline(adapter):

@@ -19,7 +19,7 @@ from inspect_ai.model import (
 )
 from inspect_ai.tool import ToolCall, ToolInfo, ToolParams
 
-from evals.safe_io import JSON_ERRORS, json_reason
+from core.safe_io import JSON_ERRORS, json_reason
 
 
 def _text(content: Any) -> str:

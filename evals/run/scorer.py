@@ -23,8 +23,8 @@ from inspect_ai.scorer import (
 from inspect_ai.solver import TaskState
 
 from evals.catalog import grade, hard_violations
-from evals.inspect_messages import to_openai_messages
 from evals.predicates import NOT_EXERCISED, PASSED
+from evals.run.inspect_messages import to_openai_messages
 from evals.transcript import Transcript, load_transcript
 from evals.world import load_tool_specs
 
