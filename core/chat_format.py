@@ -146,8 +146,9 @@ def render_assistant_completion(content: str | None, calls: Iterable[Any] = ()) 
     return body[1:] + IM_END if body.startswith("\n") else body + IM_END
 
 
-def _content_text(content: Any) -> str:
-    """Message content as text: strings as is, OpenAI content-part lists joined."""
+def content_text(content: Any, sep: str = "") -> str:
+    """Message content as text, the one rule: a string as is, None as "", OpenAI content parts joined
+    with `sep` (text parts' text and bare strings; image and other parts carry no text)."""
     if content is None:
         return ""
     if isinstance(content, str):
@@ -155,11 +156,12 @@ def _content_text(content: Any) -> str:
     if isinstance(content, list):
         texts = []
         for part in content:
-            if isinstance(part, Mapping) and part.get("type", "text") == "text":
-                texts.append(str(part.get("text", "")))
-            elif isinstance(part, str):
-                texts.append(part)
-        return "\n".join(texts)
+            if isinstance(part, Mapping):
+                if part.get("type", "text") == "text":
+                    texts.append(str(part.get("text", "")))
+            else:
+                texts.append(str(part))
+        return sep.join(texts)
     return str(content)
 
 
@@ -173,7 +175,7 @@ def normalise_messages(messages: Iterable[Mapping[str, Any]]) -> list[dict[str, 
     out: list[dict[str, Any]] = []
     for message in messages:
         msg = copy.deepcopy(dict(message))
-        msg["content"] = _content_text(msg.get("content"))
+        msg["content"] = content_text(msg.get("content"), sep="\n")
         if msg.get("tool_calls"):
             calls = []
             for call in msg["tool_calls"]:

@@ -38,6 +38,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from core.chat_format import content_text
+
 Responder = Callable[[str, dict[str, Any]], dict[str, Any]]
 # (lora_name, lora_path) -> None to accept, or (status, message) to fail the way vLLM would.
 LoadHook = Callable[[str, str], "tuple[int, str] | None"]
@@ -299,22 +301,14 @@ class OpenAIStub:
 def _last_user_text(messages: list[dict[str, Any]]) -> str:
     for message in reversed(messages):
         if message.get("role") == "user":
-            return _content_text(message.get("content"))
-    return ""
-
-
-def _content_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+            return content_text(message.get("content"))
     return ""
 
 
 def _prompt_tokens(request: dict[str, Any]) -> int:
     total = 0
     for message in request.get("messages") or []:
-        total += 4 + count_tokens(_content_text(message.get("content")))
+        total += 4 + count_tokens(content_text(message.get("content")))
         for call in message.get("tool_calls") or []:
             function = call.get("function") or {}
             total += count_tokens(str(function.get("name", ""))) + count_tokens(

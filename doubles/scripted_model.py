@@ -18,15 +18,10 @@ from typing import Any
 from inspect_ai.model import ChatCompletionChoice, ChatMessage, ChatMessageAssistant, ModelOutput, ModelUsage
 from inspect_ai.tool import ToolCall
 
+from core.chat_format import content_text
 from evals.run.inspect_messages import to_openai_messages
 
 DIVERGED = "DIVERGED: the conversation left every scripted trajectory"
-
-
-def _text(content: Any) -> str:
-    if isinstance(content, list):
-        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
-    return (content or "").strip() if isinstance(content, str) else ""
 
 
 def _args(raw: Any) -> str:
@@ -36,7 +31,7 @@ def _args(raw: Any) -> str:
 
 def _norm(msg: dict[str, Any]) -> tuple:
     calls = tuple((c["function"]["name"], _args(c["function"].get("arguments"))) for c in msg.get("tool_calls") or [])
-    return (msg["role"], _text(msg.get("content")).strip(), calls)
+    return (msg["role"], content_text(msg.get("content")).strip(), calls)
 
 
 class Script:
@@ -77,7 +72,7 @@ def mock_policy(transcripts: list[dict[str, Any]]) -> Callable[..., ModelOutput]
         if nxt is None:
             return output(DIVERGED)
         calls = nxt.get("tool_calls") or []
-        return output(_text(nxt.get("content")), [(c["function"]["name"], json.loads(_args(c["function"]["arguments"])))
+        return output(content_text(nxt.get("content")).strip(), [(c["function"]["name"], json.loads(_args(c["function"]["arguments"])))
                                                   for c in calls], [c["id"] for c in calls],
                       prompt_tokens=50 * len(conversation))
 
@@ -93,6 +88,6 @@ def stub_responder(transcripts: list[dict[str, Any]]) -> Callable[[str, dict[str
             return {"content": DIVERGED, "finish_reason": "stop"}
         calls = [{"id": c["id"], "name": c["function"]["name"], "arguments": c["function"]["arguments"]}
                  for c in nxt.get("tool_calls") or []]
-        return {"content": _text(nxt.get("content")) or None, "tool_calls": calls}
+        return {"content": content_text(nxt.get("content")).strip() or None, "tool_calls": calls}
 
     return respond

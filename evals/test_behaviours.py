@@ -10,8 +10,9 @@ from __future__ import annotations
 import pytest
 
 from evals.catalog import EVALS
-from evals.run.results import judge, load_thresholds
+from evals.run.results import judge
 from evals.run.runner import RunOutcome
+from evals.thresholds import load_thresholds
 
 
 @pytest.mark.madcat_behaviour

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from core.chat_format import content_text
 from core.safe_io import JSON_ERRORS, json_reason
 from evals.world import World
 
@@ -102,16 +103,6 @@ class UserMessage:
     after_turn: int  # how many assistant turns came before it
 
 
-def _content_text(content: Any) -> str:
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # OpenAI content parts
-        return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content)
-    return str(content)
-
-
 def _parse_arguments(raw: Any) -> tuple[dict | None, str | None]:
     if isinstance(raw, dict):
         return raw, None
@@ -179,7 +170,7 @@ class Transcript:
         for i, msg in enumerate(self.messages):
             role = msg["role"]
             if role == "assistant":
-                turn = Turn(index=len(self.turns), message_index=i, content=_content_text(msg.get("content")))
+                turn = Turn(index=len(self.turns), message_index=i, content=content_text(msg.get("content")))
                 for raw in msg.get("tool_calls") or []:
                     fn = raw.get("function") or {}
                     args, error = _parse_arguments(fn.get("arguments"))
@@ -197,11 +188,11 @@ class Transcript:
             elif role == "tool":
                 call = by_id.get(str(msg.get("tool_call_id")))
                 if call is not None and call.result is None:
-                    call.result = _content_text(msg.get("content"))
+                    call.result = content_text(msg.get("content"))
                     explicit = msg.get("is_error")
                     call.result_is_error = bool(explicit) if explicit is not None else looks_like_error(call.result)
             elif role == "user":
-                self.user_messages.append(UserMessage(i, _content_text(msg.get("content")), len(self.turns)))
+                self.user_messages.append(UserMessage(i, content_text(msg.get("content")), len(self.turns)))
 
     # --- world -----------------------------------------------------------------------------------
     @cached_property
@@ -216,7 +207,7 @@ class Transcript:
     # --- views -----------------------------------------------------------------------------------
     @property
     def system_prompt(self) -> str:
-        return next((_content_text(m.get("content")) for m in self.messages if m["role"] == "system"), "")
+        return next((content_text(m.get("content")) for m in self.messages if m["role"] == "system"), "")
 
     def user_text(self) -> str:
         return "\n".join(u.content for u in self.user_messages)

@@ -17,6 +17,9 @@ import jsonschema
 
 from core.errors import BadInput
 from core.safe_io import InputError, loads_yaml
+from evals.catalog import HARD_INVARIANTS
+from evals.thresholds import SCHEMA as THRESHOLDS_SCHEMA
+from evals.thresholds import THRESHOLDS_FILE, file_rates, pass_rates
 from reports.analysis import RateRow, behaviour_rows, fmt_diff, fmt_interval, fmt_p, fmt_rate, pair_runs
 from reports.jsonio import write_json
 from reports.registry import DEFAULT_REGISTRY, load_entry_run, load_registry, promoted_entry
@@ -41,7 +44,6 @@ _RULES_SCHEMA: dict[str, Any] = {
                 "enabled": {"type": "boolean"},
                 "max_violations": {"type": "integer", "minimum": 0},
                 "require_evaluated": {"type": "boolean"},
-                "evals": {"type": "array", "items": {"type": "string"}},
             },
         },
         "thresholds": {
@@ -86,18 +88,6 @@ _RULES_SCHEMA: dict[str, Any] = {
         },
     },
 }
-
-_THRESHOLDS_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "default": {"type": "number", "minimum": 0, "maximum": 1},
-        "evals": {
-            "type": ["object", "null"],
-            "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1},
-        },
-    },
-}
-
 
 def _read_yaml(path: Path, what: str) -> Any:
     try:
@@ -155,23 +145,13 @@ def load_rules(path: Path | None = None) -> dict[str, Any]:
 
 
 def hard_invariant_ids(rules: dict[str, Any]) -> list[str]:
-    try:
-        from evals.catalog import HARD_INVARIANTS
-    except ImportError:
-        return sorted(rules["hard_invariants"]["evals"])
+    """The hard invariants (evals.catalog.HARD_INVARIANTS, the one list); `rules` only switches the rule on."""
     return sorted(HARD_INVARIANTS)
 
 
 def thresholds_path(rules: dict[str, Any]) -> Path:
     given = rules["thresholds"].get("file")
-    if given:
-        return Path(given)
-    try:
-        import evals
-
-        return Path(evals.__file__).resolve().parent / "thresholds.yaml"
-    except ImportError:
-        return Path("evals/thresholds.yaml")
+    return Path(given) if given else THRESHOLDS_FILE
 
 
 def thresholds_for(rules: dict[str, Any], behaviours: list[str]) -> tuple[dict[str, float], str]:
@@ -185,9 +165,8 @@ def thresholds_for(rules: dict[str, Any], behaviours: list[str]) -> tuple[dict[s
     )
     if path.is_file():
         doc = _read_yaml(path, "thresholds file") or {}
-        _check(doc, _THRESHOLDS_SCHEMA, path, "thresholds file")
-        default = float(doc.get("default", default))
-        per_eval = dict(doc.get("evals") or {})
+        _check(doc, THRESHOLDS_SCHEMA, path, "thresholds file")
+        default, per_eval = file_rates(doc)
         source = str(path)
     override = dict(cfg.get("override") or {})
     if "default" in override:
@@ -195,7 +174,7 @@ def thresholds_for(rules: dict[str, Any], behaviours: list[str]) -> tuple[dict[s
     per_eval.update(override)
     if cfg.get("override"):
         source += " + rules overrides"
-    return {b: float(per_eval.get(b, default)) for b in behaviours}, source
+    return pass_rates(default, per_eval, behaviours), source
 
 
 @dataclass

@@ -160,7 +160,7 @@ def _write_twin(out_dir: Path, seed: int, sizes: TwinSizes, dtype: str) -> None:
     (out_dir / STAMP_FILE).write_text(json.dumps(stamp, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
-_BUILD_SOURCES = (Path(__file__), Path(__file__).with_name("qwen_tokenizer.py"))
+_BUILD_SOURCES = (Path(__file__), Path(__file__).resolve().parents[1] / "core" / "qwen_tokenizer.py")
 
 
 @functools.lru_cache(maxsize=1)

@@ -118,7 +118,8 @@ def test_sigterm_stops_the_run_like_ctrl_c_and_keeps_every_finished_sample(slow_
 
 
 def test_a_sample_inside_the_throttle_interval_is_flushed_without_a_later_sample(tmp_path: Path) -> None:
-    from evals.run.results import RunRecorder, load_thresholds, planned_row
+    from evals.run.results import RunRecorder, planned_row
+    from evals.thresholds import load_thresholds
 
     path = tmp_path / "results.json"
     planned = [("mesh.uses_sin_ssh_alias", "s1", 1), ("mesh.uses_sin_ssh_alias", "s2", 1)]

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from evals.catalog import EVALS, HARD_INVARIANTS
 from evals.run.inspect_messages import to_chat_messages, to_openai_messages
-from evals.run.results import NOT_FINISHED, RunRecorder, judge, load_thresholds, planned_row, summarize
+from evals.run.results import NOT_FINISHED, RunRecorder, judge, planned_row, summarize
+from evals.thresholds import load_thresholds
 from reports.results import load_run
 
 

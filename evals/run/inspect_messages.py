@@ -19,17 +19,8 @@ from inspect_ai.model import (
 )
 from inspect_ai.tool import ToolCall, ToolInfo, ToolParams
 
+from core.chat_format import content_text
 from core.safe_io import JSON_ERRORS, json_reason
-
-
-def _text(content: Any) -> str:
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content)
-    return str(content)
 
 
 def _arguments(raw: Any) -> tuple[dict[str, Any], str | None]:
@@ -54,7 +45,7 @@ def to_chat_messages(messages: list[dict[str, Any]]) -> list[ChatMessage]:
     names: dict[str, str] = {}
     for msg in messages:
         role = msg.get("role")
-        content = _text(msg.get("content"))
+        content = content_text(msg.get("content"))
         if role in ("system", "developer"):
             out.append(ChatMessageSystem(content=content))
         elif role == "user":
@@ -77,8 +68,10 @@ def to_chat_messages(messages: list[dict[str, Any]]) -> list[ChatMessage]:
     return out
 
 
-def to_openai_messages(messages: list[ChatMessage]) -> list[dict[str, Any]]:
-    """inspect ChatMessages -> OpenAI-format dicts, the way a transcript records them."""
+def to_openai_messages(messages: list[ChatMessage], errors_in_content: bool = False) -> list[dict[str, Any]]:
+    """inspect ChatMessages -> OpenAI-format dicts, the way a transcript records them. With
+    `errors_in_content` a tool result that carries an error reads "Error: <message>", as a model sees it
+    in its prompt (the local backend)."""
     out: list[dict[str, Any]] = []
     for msg in messages:
         if isinstance(msg, ChatMessageAssistant):
@@ -94,7 +87,8 @@ def to_openai_messages(messages: list[ChatMessage]) -> list[dict[str, Any]]:
                 entry["tool_calls"] = calls
             out.append(entry)
         elif isinstance(msg, ChatMessageTool):
-            out.append({"role": "tool", "tool_call_id": msg.tool_call_id, "content": msg.text})
+            content = f"Error: {msg.error.message}" if errors_in_content and msg.error else msg.text
+            out.append({"role": "tool", "tool_call_id": msg.tool_call_id, "content": content})
         else:
             out.append({"role": msg.role, "content": msg.text})
     return out

@@ -20,15 +20,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from core.redact import redact_text
 from core.safe_io import write_json_atomic  # the project's one atomic writer (core/safe_io.py)
-from evals.catalog import EVALS, HARD_INVARIANTS
+from evals.catalog import HARD_INVARIANTS
 from evals.predicates import FAILED, NOT_EXERCISED, PASSED
 from evals.run.solver import INCOMPLETE_PREFIX, STORE_COMPLETION_TOKENS, STORE_PROMPT_TOKENS, STORE_REQUESTS
+from evals.thresholds import DEFAULT_PASS_RATE
 
-THRESHOLDS_FILE = Path(__file__).resolve().parents[1] / "thresholds.yaml"
 SCORER_NAME = "madcat_grader"
 NOT_FINISHED = "not finished: the run stopped before this sample ended"
 SampleKey = tuple[str, str, int]  # (eval id, scenario id, epoch)
@@ -109,27 +107,7 @@ def row_from_sample(sample: Any, log: str | None = None) -> dict[str, Any]:
     return row
 
 
-# ---- thresholds & judgement --------------------------------------------------------------------
-
-def load_thresholds(path: Path | None = None) -> dict[str, float]:
-    """{eval id: the pass rate it needs}; hard invariants always need 1.0."""
-    path = path or THRESHOLDS_FILE
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"cannot read thresholds from {path}: {exc}") from exc
-    default = float(data.get("default", 0.6))
-    overrides = data.get("evals") or {}
-    unknown = sorted(set(overrides) - set(EVALS))
-    if unknown:
-        raise ValueError(f"{path}: unknown eval ids {unknown}")
-    out = {i: float(overrides.get(i, default)) for i in EVALS}
-    for i in HARD_INVARIANTS:
-        out[i] = 1.0
-    if any(not 0.0 <= v <= 1.0 for v in out.values()):
-        raise ValueError(f"{path}: thresholds are pass rates between 0 and 1")
-    return out
-
+# ---- judgement --------------------------------------------------------------------
 
 @dataclass
 class Judgement:
@@ -217,7 +195,7 @@ class Judgement:
 def judge(eval_id: str, rows: Iterable[dict[str, Any]], thresholds: dict[str, float]) -> Judgement:
     rows = list(rows)
     hard = eval_id in HARD_INVARIANTS
-    return Judgement(eval=eval_id, threshold=thresholds.get(eval_id, 0.6), hard=hard,
+    return Judgement(eval=eval_id, threshold=thresholds.get(eval_id, DEFAULT_PASS_RATE), hard=hard,
                      rows=[r for r in rows if r["eval"] == eval_id],
                      violations=[r for r in rows if hard and eval_id in (r.get("hard_violations") or [])])
 

@@ -28,11 +28,12 @@ from core.redact import redact_text
 from core.safe_io import InputError, check_output_dir
 from evals.catalog import UnknownEval
 from evals.run.backends import BACKENDS, BackendError, ModelPlan, is_baseline, plan_local
-from evals.run.results import RunRecorder, judge, load_thresholds, row_from_sample
+from evals.run.results import RunRecorder, judge, row_from_sample
 from evals.run.run_options import RunConfig, add_run_options, config_from_options, out_of_range
 from evals.run.stop_signals import Stop, stop_like_ctrl_c
 from evals.run.task import select_evals
 from evals.scenarios import load_scenarios
+from evals.thresholds import load_thresholds
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MAX_TOKENS = {"vllm": 2048, "openai": 2048, "local": 256}

@@ -43,6 +43,7 @@ from inspect_ai.tool import ToolCall, ToolChoice, ToolInfo
 
 from core.chat_format import normalise_messages, parse_assistant_output
 from core.safe_io import JSON_ERRORS, json_reason
+from evals.run.inspect_messages import to_openai_messages
 
 PROVIDER_NAME = "madcat-local"
 DEFAULT_MODEL_NAMES = ("twin", "default", "tiny-twin")
@@ -79,27 +80,8 @@ def tool_specs(tools: list[ToolInfo]) -> list[dict[str, Any]]:
 
 
 def messages_to_openai(messages: list[ChatMessage]) -> list[dict[str, Any]]:
-    """inspect ChatMessages -> OpenAI-style message dicts (arguments as dicts, content as text)."""
-    out: list[dict[str, Any]] = []
-    for message in messages:
-        if message.role == "assistant":
-            entry: dict[str, Any] = {"role": "assistant", "content": message.text}
-            if message.tool_calls:
-                entry["tool_calls"] = [
-                    {
-                        "id": call.id,
-                        "type": "function",
-                        "function": {"name": call.function, "arguments": dict(call.arguments)},
-                    }
-                    for call in message.tool_calls
-                ]
-            out.append(entry)
-        elif message.role == "tool":
-            content = f"Error: {message.error.message}" if message.error else message.text
-            out.append({"role": "tool", "content": content, "tool_call_id": message.tool_call_id})
-        else:
-            out.append({"role": message.role, "content": message.text})
-    return normalise_messages(out)
+    """inspect ChatMessages -> the OpenAI-style dicts the chat template renders (arguments as dicts)."""
+    return normalise_messages(to_openai_messages(messages, errors_in_content=True))
 
 
 def assistant_message_from_text(
