@@ -2,8 +2,9 @@
 
     python -m training.train --config training/configs/madcat.yaml [--model DIR] [--max-steps N] ...
 
-Every field can be set in the YAML file; the most used ones also have their own flag, and
-``--set key=value`` reaches any other field.
+Every field can be set in the YAML file and has its own option (``--max-steps N`` or ``--max_steps N``),
+generated from the dataclass with its help text (ConfigParser); ``--set key=value`` takes a field's value
+as text, as the YAML file would.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from transformers import HfArgumentParser
 
 from core.adapter.targets import SUPPORTED_TARGETS
-from core.cli_args import float_in
+from core.cli_args import OneLineParser, float_in
 
 # What vLLM can serve as LoRA on Qwen3-Next (core/adapter/targets.py SUPPORTED_TARGETS), written the way peft
 # matches list entries: a module whose name equals the entry or ends with "." + entry.
@@ -44,45 +46,46 @@ class ConfigError(ValueError):
 
 @dataclass
 class TrainConfig:
-    model: str = "Qwen/Qwen3-Coder-Next"
-    dataset: str = "dataset/madcat-system.jsonl"
-    output: str = "out/madcat-system-lora"
+    model: str = field(default="Qwen/Qwen3-Coder-Next", metadata={"help": 'model path or id (a directory with config.json and safetensors)'})
+    dataset: str = field(default="dataset/madcat-system.jsonl", metadata={"help": 'dataset JSONL (world-sheet transcripts)'})
+    output: str = field(default="out/madcat-system-lora", metadata={"help": 'adapter output directory'})
     # model and quantisation
-    experts: str = "nf4-grouped"
-    dtype: str = "bfloat16"  # dense weights and compute
-    device: str = "auto"
-    bnb_4bit_quant_type: str = "nf4"
-    bnb_4bit_use_double_quant: bool = True
-    bnb_4bit_blocksize: int = 64
+    experts: str = field(default="nf4-grouped", metadata={"help": f"routed experts: {', '.join(EXPERT_MODES)}"})
+    dtype: str = field(default="bfloat16", metadata={"help": 'dense weights and compute: bfloat16 or float32'})
+    device: str = field(default="auto", metadata={"help": 'auto, cuda or cpu'})
+    bnb_4bit_quant_type: str = field(default="nf4", metadata={"help": 'nf4 or fp4 (nf4-grouped experts)'})
+    bnb_4bit_use_double_quant: bool = field(default=True, metadata={"help": 'quantise the 4-bit scales too'})
+    bnb_4bit_blocksize: int = field(default=64, metadata={"help": '4-bit quantisation block size'})
     # LoRA
-    lora_r: int = 16
-    lora_alpha: int = 16
-    lora_dropout: float = 0.05
-    target_modules: list[str] = field(default_factory=lambda: list(DEFAULT_TARGETS))
-    max_lora_rank: int = 16  # the server's --max-lora-rank; the saved adapter is linted against it
+    lora_r: int = field(default=16, metadata={"help": 'LoRA rank'})
+    lora_alpha: int = field(default=16, metadata={"help": 'LoRA alpha'})
+    lora_dropout: float = field(default=0.05, metadata={"help": 'LoRA dropout, in [0, 1)'})
+    target_modules: list[str] = field(default_factory=lambda: list(DEFAULT_TARGETS), metadata={"help": 'modules that get LoRA (core/adapter/targets.py lists what vLLM serves)'})
+    max_lora_rank: int = field(default=16, metadata={"help": "the server's --max-lora-rank; the saved adapter is linted against it"})
     # optimisation
-    epochs: float = 3.0
-    max_steps: int = -1  # > 0 overrides epochs
-    learning_rate: float = 5e-5
-    lr_scheduler_type: str = "linear"
-    warmup_steps: float = 0.0  # < 1: a fraction of the steps (transformers 5 semantics)
-    weight_decay: float = 0.0
-    optim: str = "adamw_torch"
-    per_device_train_batch_size: int = 1
-    gradient_accumulation_steps: int = 8
-    max_length: int = 4096
+    epochs: float = field(default=3.0, metadata={"help": 'training epochs'})
+    max_steps: int = field(default=-1, metadata={"help": 'optimizer steps (overrides epochs when > 0)'})
+    learning_rate: float = field(default=5e-5, metadata={"help": 'learning rate', "aliases": ["--lr"]})
+    lr_scheduler_type: str = field(default="linear", metadata={"help": "transformers' learning-rate schedule"})
+    warmup_steps: float = field(default=0.0, metadata={"help": 'warm-up steps; below 1, a fraction of the steps (transformers 5 semantics)'})
+    weight_decay: float = field(default=0.0, metadata={"help": 'weight decay'})
+    optim: str = field(default="adamw_torch", metadata={"help": "transformers' optimizer name"})
+    per_device_train_batch_size: int = field(default=1, metadata={"help": 'examples per step (must be 1: padding would run through the linear-attention state)'})
+    gradient_accumulation_steps: int = field(default=8, metadata={"help": 'gradient accumulation steps'})
+    max_length: int = field(default=4096, metadata={"help": 'max tokens per example'})
     # trl adds the MoE load-balancing loss (Qwen3-Next's coefficient 0.001) by default. The router is frozen,
     # so that loss could only bend the LoRA towards re-balancing the routing; the adapter trains on the
     # language-model loss alone.
-    router_aux_loss_coef: float = 0.0
-    gradient_checkpointing: bool = True
-    seed: int = 42
-    logging_steps: int = 1
+    router_aux_loss_coef: float = field(default=0.0, metadata={"help": 'MoE load-balancing loss coefficient (0: the frozen router is left alone)'})
+    gradient_checkpointing: bool = field(default=True, metadata={"help": 'recompute activations in backward (required for nf4/int8-grouped on a GPU)'})
+    seed: int = field(default=42, metadata={"help": 'random seed'})
+    logging_steps: int = field(default=1, metadata={"help": 'log every N steps'})
     # data
-    tools_when_missing: str = "world"  # a line without `tools` is rendered with evals/world/tools.json ("none": none)
+    tools_when_missing: str = field(default="world", metadata={"help": 'tools for a line without `tools`: world (evals/world/tools.json) or none'})
     # preflight
-    gpu_memory_gb: float | None = None  # the GPU to plan for when none is visible (an H200: 141)
-    preflight: bool = True
+    gpu_memory_gb: float | None = field(default=None, metadata={"help": 'GPU memory to plan for when no GPU is visible (GB; an H200: 141)'})
+    preflight: bool = field(default=True, metadata={"help": 'check memory and kernels before loading the model'})
+
 
     def validate(self) -> None:
         for name, value in self.to_dict().items():  # YAML's .nan/.inf and `--lr nan` parse as floats
@@ -199,45 +202,31 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
     return cfg
 
 
-# Flags that have their own option (dest -> field).
-_FLAGS: dict[str, tuple[str, type]] = {
-    "model": ("model path or id (a directory with config.json and safetensors)", str),
-    "dataset": ("dataset JSONL (world-sheet transcripts)", str),
-    "output": ("adapter output directory", str),
-    "experts": (f"routed experts: {', '.join(EXPERT_MODES)}", str),
-    "device": ("auto, cuda or cpu", str),
-    "dtype": ("bfloat16 or float32", str),
-    "epochs": ("training epochs", float),
-    "max_steps": ("optimizer steps (overrides epochs when > 0)", int),
-    "learning_rate": ("learning rate", float),
-    "max_length": ("max tokens per example", int),
-    "gradient_accumulation_steps": ("gradient accumulation steps", int),
-    "lora_r": ("LoRA rank", int),
-    "seed": ("random seed", int),
-    "gpu_memory_gb": ("GPU memory to plan for when no GPU is visible (GB)", float),
-}
+class ConfigParser(HfArgumentParser, OneLineParser):
+    """A command line generated from TrainConfig (transformers' HfArgumentParser): ``--FIELD`` (or
+    ``--field-name``) for every field, the field's help as its help, plus ``--config`` and ``--set``.
+    Errors stay one line (OneLineParser); a number must be finite."""
 
-
-def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", help="YAML config (training/configs/madcat.yaml, training/configs/tiny.yaml)")
-    for dest, (help_text, typ) in _FLAGS.items():
-        kind = float_in() if typ is float else typ  # finite: `--lr nan` is a usage error
-        parser.add_argument("--" + dest.replace("_", "-"), dest=dest, type=kind, default=None, help=help_text)
-    parser.add_argument("--lr", dest="learning_rate", type=float_in(), default=None, help=argparse.SUPPRESS)
-    parser.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="set any config field (repeatable)"
-    )
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(TrainConfig, **kwargs)
+        fields = {f.name for f in dataclasses.fields(TrainConfig)}
+        for action in self._actions:
+            if action.dest in fields:
+                action.default = argparse.SUPPRESS  # only the options given override the YAML
+                if action.type is float:
+                    action.type = float_in()  # `--lr nan` is a usage error
+        self.add_argument("--config", help="YAML config (training/configs/madcat.yaml, training/configs/tiny.yaml)")
+        self.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                          help="set any config field from text, as YAML would (repeatable)")
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The YAML config, then each --set, then each option given."""
     overrides: dict[str, Any] = {}
     for item in args.set:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--set wants KEY=VALUE, got {item!r}")
         overrides[key.strip()] = value
-    for dest in _FLAGS:
-        value = getattr(args, dest, None)
-        if value is not None:
-            overrides[dest] = value
+    overrides.update({k: v for k, v in vars(args).items() if k in _FIELDS})
     return load_config(args.config, overrides)

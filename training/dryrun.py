@@ -34,9 +34,9 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from core.cli_args import OneLineParser, int_in
+from core.cli_args import int_in
 from core.safe_io import InputError, check_output_file, write_text_atomic
-from training.config import ConfigError, TrainConfig, add_config_arguments, config_from_args
+from training.config import ConfigError, ConfigParser, TrainConfig, config_from_args
 from training.data import Example
 
 GIB = 2**30
@@ -384,8 +384,7 @@ def _examples_and_tokenizer(cfg: TrainConfig, progress: Any) -> tuple[list[Examp
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = OneLineParser(prog="python -m training.dryrun", description=__doc__.splitlines()[0])
-    add_config_arguments(parser)
+    parser = ConfigParser(prog="python -m training.dryrun", description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int_in(1, 10_000), default=3, help="optimizer steps to time (default 3)")
     parser.add_argument("--gdn", choices=("auto", "torch"), default="auto",
                         help="Gated DeltaNet path: auto (fla when usable) or torch (the reference path)")

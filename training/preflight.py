@@ -31,9 +31,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.cli_args import OneLineParser
 from core.safe_io import InputError, read_json
-from training.config import ConfigError, TrainConfig, add_config_arguments, config_from_args
+from training.config import ConfigError, ConfigParser, TrainConfig, config_from_args
 
 GB = 1e9
 # Architecture of Qwen/Qwen3-Coder-Next (the fields the estimate reads), for planning on a machine
@@ -555,8 +554,7 @@ def format_preflight(p: Preflight) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = OneLineParser(prog="python -m training.preflight", description=__doc__.splitlines()[0])
-    add_config_arguments(parser)
+    parser = ConfigParser(prog="python -m training.preflight", description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
     try:

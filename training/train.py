@@ -20,9 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from core.adapter.manifest import manifest_path
-from core.cli_args import OneLineParser
 from core.safe_io import InputError, check_output_dir, publish_dir
-from training.config import ConfigError, TrainConfig, add_config_arguments, config_from_args
+from training.config import ConfigError, ConfigParser, TrainConfig, config_from_args
 from training.data import DataError, Example, encode_dataset, length_stats, to_hf_dataset
 from training.manifest import now, write_manifest
 from training.targets import TargetMismatch, check_lora_placement, summarise_modules
@@ -218,8 +217,7 @@ class PreflightFailed(RuntimeError):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = OneLineParser(prog="python -m training.train", description=__doc__.splitlines()[0])
-    add_config_arguments(parser)
+    parser = ConfigParser(prog="python -m training.train", description=__doc__.splitlines()[0])
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     args = parser.parse_args(argv)
     try:
