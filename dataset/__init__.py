@@ -6,5 +6,5 @@
     python -m dataset stats FILE [--out reports/dataset]
 
 Library: dataset.validate.validate_lines(lines) -> list[Problem]; dataset.build.build(...);
-dataset.decontam.check(lines); dataset.behaviours.judge(line).
+dataset.decontam.check(lines); dataset.behaviours.demonstrated(line).
 """

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from evals.catalog import EVALS, HARD_INVARIANTS
+from evals.catalog import EVALS, HARD_INVARIANTS, verdicts
 from evals.predicates import FAILED
 from evals.transcript import Transcript, load_transcript
 
@@ -24,7 +24,7 @@ def _exercised(eval_id: str, t: Transcript, reason: str) -> bool:
 
 
 @dataclass
-class Judgement:
+class Demonstrated:
     passing: list[str]  # applicable and passing, in catalog order
     failing: list[tuple[str, str]]  # applicable and failing, with reasons
     hard: list[tuple[str, str]]  # hard invariants that fail, with reasons
@@ -34,17 +34,17 @@ class Judgement:
         return not self.failing and not self.hard
 
 
-def judge(line: dict[str, Any] | Transcript) -> Judgement:
-    """Grade every applicable behaviour and every hard invariant. Raises BadTranscript for bad input."""
+def demonstrated(line: dict[str, Any] | Transcript) -> Demonstrated:
+    """Grade every applicable behaviour and every hard invariant (evals.catalog.verdicts, each behaviour's
+    own grader). Raises BadTranscript for bad input."""
     t = load_transcript(line)
     passing: list[str] = []
     failing: list[tuple[str, str]] = []
     hard: list[tuple[str, str]] = []
-    for eval_id, spec in EVALS.items():
-        applies = spec.applies(t)
-        if not applies and eval_id not in HARD_INVARIANTS:
-            continue
-        verdict = spec.grader(t)
+    order = list(EVALS)
+    graded = verdicts(t, grade=lambda eval_id, tr: EVALS[eval_id].grader(tr))
+    for eval_id in sorted(graded, key=order.index):
+        verdict, applies = graded[eval_id]
         if eval_id in HARD_INVARIANTS and verdict.outcome == FAILED:
             hard.append((eval_id, verdict.reason))
         if applies:
@@ -53,4 +53,4 @@ def judge(line: dict[str, Any] | Transcript) -> Judgement:
                     passing.append(eval_id)
             elif verdict.exercised:
                 failing.append((eval_id, verdict.reason))
-    return Judgement(passing, failing, hard)
+    return Demonstrated(passing, failing, hard)

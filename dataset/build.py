@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from dataset import decontam
-from dataset.behaviours import judge
+from dataset.behaviours import demonstrated
 from dataset.generators import CATEGORIES, DEFAULT_COUNTS, RECIPES, Recipe
 from dataset.validate import Problem, validate_lines
 
@@ -122,7 +122,7 @@ def _finish(recipe: Recipe, rng_seed: int, number: int, requests: Sequence[decon
     """Play a recipe once; the finished line, or None and why it was rejected."""
     draft = recipe.play(random.Random(rng_seed))
     line = draft.transcript
-    verdict = judge(line)
+    verdict = demonstrated(line)
     if verdict.hard:
         return None, f"hard invariant {verdict.hard[0][0]} fails: {verdict.hard[0][1]}"
     if verdict.failing:

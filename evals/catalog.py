@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from evals.checks import task_problem
@@ -60,5 +61,20 @@ def applicable_evals(transcript: dict[str, Any] | Transcript) -> list[str]:
     return [i for i, spec in EVALS.items() if spec.applies(t)]
 
 
+def verdicts(
+    transcript: Any,
+    grade: Callable[[str, Any], Any] = grade,
+    applicable: Callable[[Any], Iterable[str]] = applicable_evals,
+    hard: Iterable[str] = HARD_INVARIANTS,
+) -> dict[str, tuple[Any, bool]]:
+    """The one judgement of a transcript on the whole spec: {eval id: (verdict, applies)} for every
+    behaviour that applies to it, then every hard invariant (which applies to any transcript). The dataset
+    (dataset/behaviours.py) and session selection (dataset/sessions/selection.py) aggregate these; `grade`
+    and `applicable` may be stand-ins of the same shape."""
+    applies = list(dict.fromkeys(applicable(transcript)))
+    ids = dict.fromkeys([*applies, *sorted(hard)])
+    return {eval_id: (grade(eval_id, transcript), eval_id in applies) for eval_id in ids}
+
+
 __all__ = ["CATEGORIES", "EVALS", "HARD_INVARIANTS", "BadTranscript", "EvalSpec", "UnknownEval", "Verdict",
-           "applicable_evals", "grade", "hard_violations"]
+           "applicable_evals", "grade", "hard_violations", "verdicts"]

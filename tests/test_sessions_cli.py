@@ -15,7 +15,8 @@ from dataset.sessions import samples as S
 from dataset.sessions.cli import add_import_sessions_parser, main, run_import_sessions
 from dataset.sessions.pipeline import run_import
 from dataset.sessions.problems import Problems
-from dataset.sessions.selection import Graders, judge, load_graders
+from dataset.sessions.selection import Graders, load_graders
+from dataset.sessions.selection import select as judge
 from dataset.validate import validate_lines
 from evals.catalog import EVALS, HARD_INVARIANTS
 from evals.transcript import load_transcript

@@ -13,7 +13,7 @@ from dataset.sessions.convert import ConvertOptions, convert
 from dataset.sessions.ir import Session
 from dataset.sessions.privacy import find_secrets, redact_slug, redact_transcript
 from dataset.sessions.problems import Problems
-from dataset.sessions.selection import Graders, infer_world, judge
+from dataset.sessions.selection import Graders, infer_world, select
 from dataset.sessions.toolmap import load_tool_map, surface_from_specs
 
 SOURCES = ("opencode", "claude-code")
@@ -130,7 +130,7 @@ def run_import(
             meta = dict(transcript["meta"])
             meta["origin"] = redact_slug(str(meta.get("origin")))
             if graders is not None:
-                verdicts = judge(graders, candidate)
+                verdicts = select(graders, candidate)
                 outcome.applicable.update(verdicts.passed + verdicts.failed)
                 outcome.hard_failed.update(verdicts.hard_failed)
                 if verdicts.error:

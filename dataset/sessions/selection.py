@@ -25,7 +25,7 @@ class Graders:
 
 
 @dataclass
-class Judgement:
+class Selection:
     passed: list[str] = field(default_factory=list)  # behaviours shown (not hard invariants)
     failed: list[str] = field(default_factory=list)
     hard_failed: list[str] = field(default_factory=list)
@@ -49,14 +49,16 @@ def _id(item: Any) -> str:
     return item if isinstance(item, str) else str(getattr(item, "id", item))
 
 
-def judge(graders: Graders, transcript: Any) -> Judgement:
-    result = Judgement()
+def select(graders: Graders, transcript: Any) -> Selection:
+    """Keep or drop one candidate by evals.catalog.verdicts: the behaviours it shows, misses, or breaks."""
+    from evals.catalog import verdicts
+
+    result = Selection()
     try:
         if graders.prepare is not None:
             transcript = graders.prepare(transcript)
-        applicable = [_id(e) for e in graders.applicable(transcript)]
-        for eval_id in dict.fromkeys([*applicable, *sorted(graders.hard)]):
-            verdict = graders.grade(eval_id, transcript)
+        applicable = lambda t: [_id(e) for e in graders.applicable(t)]  # noqa: E731
+        for eval_id, (verdict, _applies) in verdicts(transcript, graders.grade, applicable, graders.hard).items():
             exercised = getattr(verdict, "exercised", True)  # not exercised: neither shown nor broken
             if eval_id in graders.hard:
                 if not verdict.passed and exercised:
