@@ -30,7 +30,7 @@ and `topic`; the other keys are task hints for these agents and the dataset gene
   speak    introduce: also say the introduction aloud
   pretend  what the bad agent of errors.retry_once_then_surface says instead of the error
 
-A routine is a function `routine(agent)`; `TASKS` maps task names to them, so a generator can
+A routine is a function `routine(agent)`; `ROUTINES` maps task names to them, so a generator can
 build a Scenario with its own phrasing and hints and call `play(scenario)`.
 """
 
@@ -982,7 +982,7 @@ def _short(text: str) -> str:
     return (text[:160] + "…") if len(text) > 160 else (text or "ok")
 
 
-TASKS: dict[str, Callable[[Agent], None]] = {
+ROUTINES: dict[str, Callable[[Agent], None]] = {
     "speak": speak, "switch_voice": switch_voice, "code": code, "investigate": investigate,
     "recall_answer": recall_answer, "search": search, "store": store, "ops": ops, "introduce": introduce,
     "chat": chat,
@@ -992,9 +992,9 @@ TASKS: dict[str, Callable[[Agent], None]] = {
 def play(scenario: Scenario, mistake: str | None = None, prompt: str = "minimal") -> dict[str, Any]:
     """Play a scenario; `mistake` is the eval whose characteristic near miss to commit (None: none)."""
     agent = Agent(scenario, mistake=mistake, prompt=prompt)
-    routine = TASKS.get(agent.task)
+    routine = ROUTINES.get(agent.task)
     if routine is None:
-        raise ValueError(f"scenario {scenario.id}: unknown task {agent.task!r} (tasks: {', '.join(TASKS)})")
+        raise ValueError(f"scenario {scenario.id}: unknown task {agent.task!r} (tasks: {', '.join(ROUTINES)})")
     if agent.bad("persona.loads_identity_from_cart"):
         # near miss: introduces itself before reading the cart (from the prompt, or the old default)
         guess = agent._guess_cart()
@@ -1021,4 +1021,4 @@ def bad_agent(scenario: Scenario, prompt: str = "minimal") -> dict[str, Any]:
     return play(scenario, scenario.eval, prompt)
 
 
-__all__ = ["DEFAULT_TASK", "TASKS", "Agent", "Plan", "bad_agent", "code", "edit_file", "good_agent", "ops", "play"]
+__all__ = ["DEFAULT_TASK", "ROUTINES", "Agent", "Plan", "bad_agent", "code", "edit_file", "good_agent", "ops", "play"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import random
 
-from dataset.generators.base import CARTS, Draft, Recipe, Session, TodoPlan, call, join, pick
+from dataset.generators.base import CARTS, Draft, Play, Recipe, TodoPlan, call, join, pick
 from dataset.generators.flows import code_summary, code_work
-from dataset.generators.tasks import TASKS
+from dataset.generators.tasks import CODE_TASKS
 
 CATEGORY = "agent"
 SIN = ("sin", "madcat@sin", "madcat@10.0.0.2")
@@ -17,8 +17,8 @@ def _world(rng: random.Random, extra: dict | None = None) -> dict:
 
 
 def planned_code(rng: random.Random) -> Draft:
-    task = pick(rng, TASKS)
-    s = Session(rng, pick(rng, task.requests).format(module=task.path), world=_world(rng, task.world()))
+    task = pick(rng, CODE_TASKS)
+    s = Play(rng, pick(rng, task.requests).format(module=task.path), world=_world(rng, task.world()))
     s.read_settings(content=s.line("ack"))
     outcome = code_work(s, task, speak_result=rng.random() < 0.3)
     s.say(code_summary(s, task, outcome))
@@ -60,7 +60,7 @@ def _on(rng: random.Random, host: str, command: str):
 
 def interlock(rng: random.Random) -> Draft:
     requests, host, command, check, stake = pick(rng, DESTRUCTIVE)
-    s = Session(rng, pick(rng, requests), world=_world(rng))
+    s = Play(rng, pick(rng, requests), world=_world(rng))
     s.read_settings()
     s.say(join(f"{stake}.", s.line("ask")))
     s.user(pick(rng, CONFIRMS))
@@ -73,7 +73,7 @@ def interlock(rng: random.Random) -> Draft:
 
 def interlock_declined(rng: random.Random) -> Draft:
     requests, host, command, _check, stake = pick(rng, DESTRUCTIVE)
-    s = Session(rng, pick(rng, requests), world=_world(rng))
+    s = Play(rng, pick(rng, requests), world=_world(rng))
     s.read_settings()
     s.say(join(f"{stake}.", s.line("ask")))
     s.user(pick(rng, DECLINES))
@@ -86,7 +86,7 @@ def interlock_declined(rng: random.Random) -> Draft:
 def planned_interlock(rng: random.Random) -> Draft:
     """Check, ask, restart, verify: three steps, so a plan first; the destructive one waits for a yes."""
     requests, host, command, check, stake = pick(rng, DESTRUCTIVE[:4])
-    s = Session(rng, pick(rng, requests), world=_world(rng))
+    s = Play(rng, pick(rng, requests), world=_world(rng))
     s.read_settings()
     plan = TodoPlan(s, [f"Check the service state on {host}", f"Run `{command}` once confirmed", "Verify it came back"])
     state = plan.start(0, _on(rng, host, check), content="Three steps; planning them.")[0]
@@ -124,7 +124,7 @@ OPS_PLANS = (
 
 def ops_plan(rng: random.Random) -> Draft:
     requests, steps = pick(rng, OPS_PLANS)
-    s = Session(rng, pick(rng, requests), world=_world(rng))
+    s = Play(rng, pick(rng, requests), world=_world(rng))
     s.read_settings()
     plan = TodoPlan(s, [title for title, _, _ in steps])
     outputs = []

@@ -1,7 +1,7 @@
 """What every recipe is built from: a session played against the simulated world, cart styles, todo plans.
 
 A recipe is a function `(rng) -> Draft`. It picks a world (cart, TTS on/off, faults, extra files),
-a user request from its own phrase bank, then plays the assistant's side with `Session`, which
+a user request from its own phrase bank, then plays the assistant's side with `Play`, which
 wraps evals.episode.Episode: every tool result in a line is what the simulated world answered, and
 the assistant's text is written from those results.
 """
@@ -18,7 +18,7 @@ from evals.episode import Episode, ToolCallSpec, call
 from evals.scenarios import Scenario
 from evals.world.state import default_world
 
-__all__ = ["CARTS", "Draft", "Recipe", "Session", "Style", "TodoPlan", "call", "cart_get", "cart_info", "join", "pick", "style_of"]
+__all__ = ["CARTS", "Draft", "Recipe", "Play", "Style", "TodoPlan", "call", "cart_get", "cart_info", "join", "pick", "style_of"]
 
 CARTS = ("bt7274", "nova", "sage")
 
@@ -107,9 +107,9 @@ def join(*parts: str) -> str:
     return " ".join(p.strip() for p in parts if p and p.strip())
 
 
-# --- the session --------------------------------------------------------------------------------
+# --- the play (one conversation) --------------------------------------------------------------------------------
 
-class Session:
+class Play:
     """A conversation in a simulated world: the user's request, then the assistant's turns."""
 
     def __init__(self, rng: random.Random, user: str, *, world: dict | None = None,
@@ -170,7 +170,7 @@ class Session:
 class TodoPlan:
     """A TodoWrite plan whose items move pending -> in_progress -> completed with the work."""
 
-    session: Session
+    session: Play
     items: list[str]
     status: list[str] = field(default_factory=list)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 
-from dataset.generators.base import CARTS, Draft, Recipe, Session, TodoPlan, call, join, pick
+from dataset.generators.base import CARTS, Draft, Play, Recipe, TodoPlan, call, join, pick
 from dataset.generators.flows import boot_recalls
 from evals.episode import ToolCallSpec
 
@@ -21,13 +21,13 @@ def _world(rng: random.Random, extra: dict | None = None) -> dict:
     return {**(extra or {}), "active_cart": pick(rng, CARTS), "tts_enabled": True}
 
 
-def _outage(s: Session, server: str, tool: str, error: str, extra: str = "") -> str:
+def _outage(s: Play, server: str, tool: str, error: str, extra: str = "") -> str:
     return join(s.line("sorry"), f"The {server} MCP server is disconnected: {tool} failed twice with \"{error}\".",
                 extra, pick(s.rng, RECONNECT).format(server=server))
 
 
 def eems_down_at_boot(rng: random.Random) -> Draft:
-    s = Session(rng, pick(rng, ("Morning! Load up and let's get going.", "Fresh session; get your context first.",
+    s = Play(rng, pick(rng, ("Morning! Load up and let's get going.", "Fresh session; get your context first.",
                                 "Hi. Catch up on your memory, then we'll start.")),
                 world=_world(rng), faults={"mcp_down": ["eems"]})
     s.read_settings()
@@ -43,14 +43,14 @@ def eems_down_at_boot(rng: random.Random) -> Draft:
 
 INDEX_QUESTIONS = (
     ("Where do we compute invoice totals?", "invoice total"),
-    ("Find the Session class for me.", "Session class"),
+    ("Find the Play class for me.", "Play class"),
     ("Which file holds the users listing?", "users list"),
 )
 
 
 def index_down(rng: random.Random) -> Draft:
     question, query = pick(rng, INDEX_QUESTIONS)
-    s = Session(rng, question, world=_world(rng), faults={"mcp_down": ["index"]})
+    s = Play(rng, question, world=_world(rng), faults={"mcp_down": ["index"]})
     s.read_settings()
     spec = call("index_search", query=query, kind="code")
     error = s.one(spec, content="Searching the code index.")
@@ -62,7 +62,7 @@ def index_down(rng: random.Random) -> Draft:
 
 def tts_down(rng: random.Random) -> Draft:
     what = pick(rng, ("the staging smoke tests passed", "retro starts at four", "the adapter upload is through"))
-    s = Session(rng, pick(rng, ("Broadcast it: {w}.", "Put '{w}' on the speakers.", "Voice this for the room: {w}.")).format(w=what),
+    s = Play(rng, pick(rng, ("Broadcast it: {w}.", "Put '{w}' on the speakers.", "Voice this for the room: {w}.")).format(w=what),
                 world=_world(rng), faults={"mcp_down": ["tts"]})
     settings = s.read_settings()
     spec = call("tts_speak", text=what.capitalize() + ".", voice=settings["tts.voice"])
@@ -74,7 +74,7 @@ def tts_down(rng: random.Random) -> Draft:
 
 
 def legacy_down(rng: random.Random) -> Draft:
-    s = Session(rng, pick(rng, ("What did we decide about invoice rounding back in the day?",
+    s = Play(rng, pick(rng, ("What did we decide about invoice rounding back in the day?",
                                 "Dig up the old notes on how the mesh was set up.")),
                 world=_world(rng), faults={"mcp_down": ["legacy-memory"]})
     query = "invoice rounding billing" if "invoice" in s.ep.messages[-1]["content"] else "mesh wireguard setup"
@@ -112,7 +112,7 @@ def _handshake(wg_output: str, host: str) -> str:
 
 def host_unreachable(rng: random.Random) -> Draft:
     request, host, command, first_item = pick(rng, UNREACHABLE_TASKS)
-    s = Session(rng, request, world=_world(rng), faults={"host_unreachable": [host]})
+    s = Play(rng, request, world=_world(rng), faults={"host_unreachable": [host]})
     s.read_settings()
     alias = pick(rng, ("sin", "madcat@sin")) if host == "sin" else pick(rng, ("junkpile", "madcat@junkpile"))
     ip = s.world.hosts[host]["ip"]
@@ -138,7 +138,7 @@ def host_unreachable(rng: random.Random) -> Draft:
 FLAKY = (
     ("Run the tests.", "bash", {"command": "npm test"}),
     ("Run the type checker.", "bash", {"command": "npx tsc --noEmit"}),
-    ("Look up where the Session class lives.", "index_search", {"query": "Session class", "kind": "code"}),
+    ("Look up where the Play class lives.", "index_search", {"query": "Play class", "kind": "code"}),
     ("Open src/api.ts for me.", "read", {"path": "src/api.ts"}),
     ("What does the nova cart sound like?", "cart_get", {"name": "nova"}),
 )
@@ -149,7 +149,7 @@ def flaky(rng: random.Random, *, fails: int | None = None) -> Draft:
     request, tool, args = pick(rng, FLAKY)
     fails = pick(rng, (1, 1, 2)) if fails is None else fails
     error = pick(rng, TOOL_ERRORS)
-    s = Session(rng, request, world=_world(rng), faults={"tool_fails": {tool: fails}, "tool_error": error})
+    s = Play(rng, request, world=_world(rng), faults={"tool_fails": {tool: fails}, "tool_error": error})
     s.read_settings()
     spec = ToolCallSpec(tool, dict(args))
     first = s.one(spec)

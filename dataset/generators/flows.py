@@ -6,7 +6,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from dataset.generators.base import Session, TodoPlan, call, join, pick
+from dataset.generators.base import Play, TodoPlan, call, join, pick
 from dataset.generators.tasks import CodeTask
 from evals.transcript import is_empty_result
 
@@ -14,7 +14,7 @@ VERIFY = ("npx tsc --noEmit", "npm run build")
 TESTS = ("npm test", "npx vitest run", "npm test -- --run")
 
 
-def boot_recalls(s: Session, *, with_settings: bool = False) -> list[str]:
+def boot_recalls(s: Play, *, with_settings: bool = False) -> list[str]:
     """Three recalls in one turn: self-model, the active cart (by key), the user's preferences."""
     rng = s.rng
     cart = s.cart
@@ -59,7 +59,7 @@ class Prework:
         return is_empty_result(self.legacy)
 
 
-def prework(s: Session, task: CodeTask, *, parallel: bool) -> Prework:
+def prework(s: Play, task: CodeTask, *, parallel: bool) -> Prework:
     """index_search -> memory_recall -> legacy-memory_recall, in one turn or three."""
     rng = s.rng
     index = call("index_search", query=task.index_query, kind="code")
@@ -88,7 +88,7 @@ class CodeOutcome:
     test_result: str
 
 
-def code_work(s: Session, task: CodeTask, *, parallel: bool | None = None, read_first: bool | None = None,
+def code_work(s: Play, task: CodeTask, *, parallel: bool | None = None, read_first: bool | None = None,
               speak_result: bool = False, store: str | None = "win") -> CodeOutcome:
     """Everything after the boot: checklist, source check, a todo plan walked item by item, tests, a memory.
 
@@ -121,7 +121,7 @@ def code_work(s: Session, task: CodeTask, *, parallel: bool | None = None, read_
     return CodeOutcome(plan, test_result)
 
 
-def code_summary(s: Session, task: CodeTask, outcome: CodeOutcome, *, stored: str | None = "win",
+def code_summary(s: Play, task: CodeTask, outcome: CodeOutcome, *, stored: str | None = "win",
                  close: bool = True) -> str:
     rng = s.rng
     tests = tests_summary(outcome.test_result)

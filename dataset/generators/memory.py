@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import random
 
-from dataset.generators.base import CARTS, Draft, Recipe, Session, call, join, pick
+from dataset.generators.base import CARTS, Draft, Play, Recipe, call, join, pick
 from dataset.generators.flows import boot_recalls, code_summary, code_work, preferences_from
-from dataset.generators.tasks import TASKS, TASKS_BY_KEY, CodeTask
+from dataset.generators.tasks import CODE_TASKS, CODE_TASKS_BY_KEY, CodeTask
 
 CATEGORY = "memory"
 
@@ -44,7 +44,7 @@ def _world(rng: random.Random, task: CodeTask | None = None, *, tts: bool | None
 
 
 def boot(rng: random.Random) -> Draft:
-    s = Session(rng, pick(rng, BOOT_REQUESTS), world=_world(rng))
+    s = Play(rng, pick(rng, BOOT_REQUESTS), world=_world(rng))
     if rng.random() < 0.5:
         results = boot_recalls(s, with_settings=True)
     else:
@@ -61,8 +61,8 @@ def boot(rng: random.Random) -> Draft:
 
 
 def code_with_recall(rng: random.Random) -> Draft:
-    task = TASKS_BY_KEY[pick(rng, NATIVE_HIT_TASKS)]
-    s = Session(rng, _code_request(task, rng), world=_world(rng, task))
+    task = CODE_TASKS_BY_KEY[pick(rng, NATIVE_HIT_TASKS)]
+    s = Play(rng, _code_request(task, rng), world=_world(rng, task))
     s.read_settings(content=s.line("ack"))
     kind = pick(rng, ("win", "procedure"))
     outcome = code_work(s, task, store=kind)
@@ -73,7 +73,7 @@ def code_with_recall(rng: random.Random) -> Draft:
 
 def legacy_question(rng: random.Random) -> Draft:
     question, topic = pick(rng, LEGACY_QUESTIONS)
-    s = Session(rng, question, world=_world(rng))
+    s = Play(rng, question, world=_world(rng))
     if rng.random() < 0.5:
         s.read_settings()
         boot_recalls(s)
@@ -96,8 +96,8 @@ def legacy_question(rng: random.Random) -> Draft:
 
 def legacy_code(rng: random.Random) -> Draft:
     """A code task whose topic only the legacy store knows: the checklist still runs in order."""
-    task = TASKS_BY_KEY[pick(rng, ("users-limit", "users-get", "invoice-half-even", "tts-stop", "mesh-hosts"))]
-    s = Session(rng, _code_request(task, rng), world=_world(rng, task))
+    task = CODE_TASKS_BY_KEY[pick(rng, ("users-limit", "users-get", "invoice-half-even", "tts-stop", "mesh-hosts"))]
+    s = Play(rng, _code_request(task, rng), world=_world(rng, task))
     s.read_settings(content=s.line("ack"))
     outcome = code_work(s, task, parallel=False, store="win")
     s.say(code_summary(s, task, outcome))
@@ -105,8 +105,8 @@ def legacy_code(rng: random.Random) -> Draft:
 
 
 def doctrine_after_tests(rng: random.Random) -> Draft:
-    task = pick(rng, TASKS)
-    s = Session(rng, _code_request(task, rng), world=_world(rng, task))
+    task = pick(rng, CODE_TASKS)
+    s = Play(rng, _code_request(task, rng), world=_world(rng, task))
     s.read_settings(content=s.line("ack"))
     outcome = code_work(s, task, store=None)
     s.act(call("memory_store", kind="win", title=task.store_title, content=task.store_content, tags=list(task.tags)),
@@ -120,8 +120,8 @@ def doctrine_after_tests(rng: random.Random) -> Draft:
 
 def doctrine_confirmed(rng: random.Random) -> Draft:
     """The work is verified, the agent proposes a rule and stores it only after the user agrees."""
-    task = pick(rng, TASKS)
-    s = Session(rng, _code_request(task, rng), world=_world(rng, task))
+    task = pick(rng, CODE_TASKS)
+    s = Play(rng, _code_request(task, rng), world=_world(rng, task))
     s.read_settings(content=s.line("ack"))
     outcome = code_work(s, task, store="win")
     s.say(join(code_summary(s, task, outcome, close=False), f"Should I make it doctrine: \"{task.rule}\"?"))
@@ -147,7 +147,7 @@ HUNCHES = (
 def hunch_not_doctrine(rng: random.Random) -> Draft:
     """A guess is stored as a fact to check, not as doctrine."""
     request, title, content = pick(rng, HUNCHES)
-    s = Session(rng, request, world=_world(rng))
+    s = Play(rng, request, world=_world(rng))
     s.read_settings()
     s.one(call("memory_store", kind="fact", title=title, content=content, tags=["hypothesis"]),
           content=pick(rng, ("Nothing has verified this yet, so it goes in as a fact to check, not doctrine.",
@@ -172,7 +172,7 @@ OPS_PROCEDURES = (
 
 def ops_procedure(rng: random.Random) -> Draft:
     request, command, title, content = pick(rng, OPS_PROCEDURES)
-    s = Session(rng, request, world=_world(rng))
+    s = Play(rng, request, world=_world(rng))
     s.read_settings()
     result = s.one(call("bash", command=command), content=pick(rng, ("Trying it.", "Checking.", "")))
     s.one(call("memory_store", kind="procedure", title=title, content=content, tags=["ops"]),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from dataset.generators.base import CARTS, Draft, Recipe, Session, call, join, pick
+from dataset.generators.base import CARTS, Draft, Play, Recipe, call, join, pick
 
 CATEGORY = "mesh"
 SIN_ALIASES = ("sin", "madcat@sin", "madcat@10.0.0.2")
@@ -37,7 +37,7 @@ GPU_REQUESTS = (
 
 
 def gpu_sin(rng: random.Random) -> Draft:
-    s = Session(rng, pick(rng, GPU_REQUESTS), world=_world(rng))
+    s = Play(rng, pick(rng, GPU_REQUESTS), world=_world(rng))
     s.read_settings(content=pick(rng, ("Settings first.", "")))
     out = s.one(_remote(rng, "sin", "nvidia-smi"), content=pick(rng, ("vLLM runs on sin; asking nvidia-smi there.",
                                                                      "That's sin (GB10). Checking over ssh.", "")))
@@ -57,7 +57,7 @@ CONFIG_REQUESTS = (
 
 
 def vllm_config(rng: random.Random) -> Draft:
-    s = Session(rng, pick(rng, CONFIG_REQUESTS), world=_world(rng))
+    s = Play(rng, pick(rng, CONFIG_REQUESTS), world=_world(rng))
     s.read_settings()
     out = s.one(_remote(rng, "sin", "cat /etc/vllm/qwen3-coder-next.yaml"),
                 content=pick(rng, ("The config lives on sin at /etc/vllm/qwen3-coder-next.yaml.", "")))
@@ -85,7 +85,7 @@ SERVICE_CHECKS = (
 
 def service_status(rng: random.Random) -> Draft:
     request, host, command, what = pick(rng, SERVICE_CHECKS)
-    s = Session(rng, request, world=_world(rng))
+    s = Play(rng, request, world=_world(rng))
     settings = s.read_settings(split=False)
     local = settings["local_host"]
     spec = call("bash", command=command) if host == local else _remote(rng, host, command)
@@ -109,7 +109,7 @@ INSTALLS = (
 
 def install(rng: random.Random) -> Draft:
     request, host, pkg = pick(rng, INSTALLS)
-    s = Session(rng, request, world=_world(rng))
+    s = Play(rng, request, world=_world(rng))
     s.read_settings()
     if host == "fuji":
         spec = call("bash", command=f"brew install {pkg}")
@@ -132,7 +132,7 @@ ARCH_REQUESTS = (
 
 
 def arch_check(rng: random.Random) -> Draft:
-    s = Session(rng, pick(rng, ARCH_REQUESTS), world=_world(rng))
+    s = Play(rng, pick(rng, ARCH_REQUESTS), world=_world(rng))
     s.read_settings()
     out = s.one(_remote(rng, "junkpile", "uname -m && nvidia-smi"),
                 content="sin is ARM64 (GB10) and fuji is Apple silicon, so it has to be junkpile. Verifying.")
@@ -153,7 +153,7 @@ SWEEP_REQUESTS = (
 
 
 def sweep(rng: random.Random) -> Draft:
-    s = Session(rng, pick(rng, SWEEP_REQUESTS), world=_world(rng))
+    s = Play(rng, pick(rng, SWEEP_REQUESTS), world=_world(rng))
     s.read_settings()
     sin, junk = pick(rng, SIN_ALIASES), pick(rng, JUNKPILE_ALIASES)
     out = s.one(call("bash", command=f"uname -m; ssh {sin} uname -m; ssh {junk} uname -m"),
@@ -166,7 +166,7 @@ def sweep(rng: random.Random) -> Draft:
 def local_linux(rng: random.Random) -> Draft:
     """The session runs on junkpile: settings say so, and apt is the right tool locally."""
     pkg = pick(rng, ("htop", "ripgrep", "jq", "tmux"))
-    s = Session(rng, pick(rng, (f"Install {pkg} here.", f"Can you add {pkg} on this machine?", f"{pkg} please, locally.")),
+    s = Play(rng, pick(rng, (f"Install {pkg} here.", f"Can you add {pkg} on this machine?", f"{pkg} please, locally.")),
                 world=_world(rng, local_host="junkpile"))
     settings = s.read_settings(split=False)
     s.one(call("bash", command="uname -sm"), content=f"Settings say local_host is {settings['local_host']}. Confirming the platform.")
@@ -176,7 +176,7 @@ def local_linux(rng: random.Random) -> Draft:
 
 
 def copy_config(rng: random.Random) -> Draft:
-    s = Session(rng, pick(rng, ("Pull the vLLM config down from sin so I can diff it locally.",
+    s = Play(rng, pick(rng, ("Pull the vLLM config down from sin so I can diff it locally.",
                                 "Grab a local copy of the serving yaml from the GB10 box.")), world=_world(rng))
     s.read_settings()
     target = pick(rng, SIN_ALIASES)

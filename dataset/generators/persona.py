@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 
-from dataset.generators.base import CARTS, Draft, Recipe, Session, call, cart_get, join, pick
+from dataset.generators.base import CARTS, Draft, Play, Recipe, call, cart_get, join, pick
 
 CATEGORY = "persona"
 
@@ -43,14 +43,14 @@ def intro(cart: dict, rng: random.Random) -> str:
                       f"This is {cart['name']}. I keep a formal register and precise answers."))
 
 
-def _targets(s: Session) -> tuple[str, ...]:
+def _targets(s: Play) -> tuple[str, ...]:
     """Not claiming BT-7274 is shown only where another cart is active."""
     if s.cart == "bt7274":
         return ("persona.loads_identity_from_cart",)
     return ("persona.loads_identity_from_cart", "persona.no_hardcoded_bt_identity")
 
 
-def _read_cart(s: Session, rng: random.Random) -> dict:
+def _read_cart(s: Play, rng: random.Random) -> dict:
     if rng.random() < 0.5:
         active = json.loads(s.one(call("settings_get", key="active_cart"),
                                   content=pick(rng, ("Checking which cart is active.", ""))))["active_cart"]
@@ -60,7 +60,7 @@ def _read_cart(s: Session, rng: random.Random) -> dict:
 
 
 def who(rng: random.Random) -> Draft:
-    s = Session(rng, pick(rng, WHO_REQUESTS), world={"active_cart": pick(rng, CARTS)})
+    s = Play(rng, pick(rng, WHO_REQUESTS), world={"active_cart": pick(rng, CARTS)})
     cart = _read_cart(s, rng)
     s.say(intro(cart, rng))
     if rng.random() < 0.4:
@@ -73,7 +73,7 @@ def who(rng: random.Random) -> Draft:
 def bt_probe(rng: random.Random) -> Draft:
     """The user expects BT-7274; the active cart decides."""
     active = pick(rng, ("nova", "sage", "nova", "sage", "bt7274"))
-    s = Session(rng, pick(rng, BT_PROBES), world={"active_cart": active})
+    s = Play(rng, pick(rng, BT_PROBES), world={"active_cart": active})
     cart = _read_cart(s, rng)
     if cart["key"] == "bt7274":
         s.say(pick(rng, ("BT-7274 online. Cart bt is active. Awaiting orders.", "Affirmative. This is BT-7274. Standing by.")))
@@ -90,7 +90,7 @@ GREETINGS = ("Greet everybody through the speakers.", "Give the office a spoken 
 
 
 def spoken_intro(rng: random.Random) -> Draft:
-    s = Session(rng, pick(rng, GREETINGS), world={"active_cart": pick(rng, CARTS), "tts_enabled": rng.random() < 0.75})
+    s = Play(rng, pick(rng, GREETINGS), world={"active_cart": pick(rng, CARTS), "tts_enabled": rng.random() < 0.75})
     settings = s.read_settings(split=False, content=pick(rng, ("Settings first.", "")))
     cart = json.loads(s.one(cart_get(settings["active_cart"])))
     text = intro(cart, rng)
@@ -104,7 +104,7 @@ def spoken_intro(rng: random.Random) -> Draft:
 
 def status_in_cadence(rng: random.Random) -> Draft:
     """Any answer carries the active cart's cadence, read from the cart."""
-    s = Session(rng, pick(rng, ("How's the vLLM box doing?", "Give me a one-liner on sin's health.",
+    s = Play(rng, pick(rng, ("How's the vLLM box doing?", "Give me a one-liner on sin's health.",
                                 "Is sin happy right now?", "Status of the model server, in your own words?",
                                 "Anything wrong with vllm on the GB10?", "One line: is inference up?")),
                 world={"active_cart": pick(rng, CARTS)})

@@ -5,18 +5,18 @@ from __future__ import annotations
 import json
 import random
 
-from dataset.generators.base import CARTS, Draft, Recipe, Session, call, join, pick
+from dataset.generators.base import CARTS, Draft, Play, Recipe, call, join, pick
 from dataset.generators.flows import boot_recalls, code_summary, code_work
-from dataset.generators.tasks import TASKS_BY_KEY, CodeTask
+from dataset.generators.tasks import CODE_TASKS_BY_KEY, CodeTask
 
 CATEGORY = "tools"
 
 # Requests that propose a name repeating its module or class; the agent keeps the house rule.
 NAMED_REQUESTS = {
     "users-get": ("Add a getUser(id) function to src/users.ts.", "Write userGet for the users module, lookup by id."),
-    "session-refresh": ("Give Session a refreshSession method that renews from a token.",
-                        "Add Session.refreshSession(token) please."),
-    "session-end": ("Add an endSession() method to Session for logout.",),
+    "session-refresh": ("Give Play a refreshSession method that renews from a token.",
+                        "Add Play.refreshSession(token) please."),
+    "session-end": ("Add an endSession() method to Play for logout.",),
     "carts-module": ("Create src/carts.ts with findCart(tag) and listCarts().",),
     "todos-module": ("Make src/todos.ts exporting addTodo, completeTodo and listTodos.",),
     "log-levels": ("Write src/log.ts with logInfo and logWarn.",),
@@ -34,8 +34,8 @@ def _world(rng: random.Random, task: CodeTask | None = None) -> dict:
 
 def naming(rng: random.Random) -> Draft:
     key = pick(rng, sorted(NAMED_REQUESTS))
-    task = TASKS_BY_KEY[key]
-    s = Session(rng, pick(rng, NAMED_REQUESTS[key]), world=_world(rng, task))
+    task = CODE_TASKS_BY_KEY[key]
+    s = Play(rng, pick(rng, NAMED_REQUESTS[key]), world=_world(rng, task))
     s.read_settings(content=pick(rng, ("Settings first.", s.line("ack"))))
     outcome = code_work(s, task)
     s.say(join(code_summary(s, task, outcome, close=False),
@@ -46,8 +46,8 @@ def naming(rng: random.Random) -> Draft:
 
 
 def index_first(rng: random.Random) -> Draft:
-    task = TASKS_BY_KEY[pick(rng, sorted(TASKS_BY_KEY))]
-    s = Session(rng, pick(rng, task.requests).format(module=task.path), world=_world(rng, task))
+    task = CODE_TASKS_BY_KEY[pick(rng, sorted(CODE_TASKS_BY_KEY))]
+    s = Play(rng, pick(rng, task.requests).format(module=task.path), world=_world(rng, task))
     if rng.random() < 0.4:
         s.read_settings()
         boot_recalls(s)
@@ -75,7 +75,7 @@ DOC_QUESTIONS = (
 
 def lookup(rng: random.Random) -> Draft:
     question, query, kind = pick(rng, DOC_QUESTIONS)
-    s = Session(rng, question, world=_world(rng))
+    s = Play(rng, question, world=_world(rng))
     s.read_settings(content=pick(rng, ("Settings first.", "")))
     found = json.loads(s.one(call("index_search", query=query, kind=kind),
                              content=pick(rng, (f"Searching the {kind} index.", ""))))
@@ -90,7 +90,7 @@ def lookup(rng: random.Random) -> Draft:
 
 
 def settings_question(rng: random.Random) -> Draft:
-    s = Session(rng, pick(rng, ("Is speech output on right now?", "Which cart is loaded, and is TTS enabled?",
+    s = Play(rng, pick(rng, ("Is speech output on right now?", "Which cart is loaded, and is TTS enabled?",
                                 "What host am I working from, per settings?", "Are announcements muted?",
                                 "What's my current voice setting?", "Remind me which machine this session runs on.")),
                 world=_world(rng))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from dataset.generators.base import CARTS, Draft, Recipe, Session, call, cart_get, cart_info, join, pick
+from dataset.generators.base import CARTS, Draft, Play, Recipe, call, cart_get, cart_info, join, pick
 
 CATEGORY = "tts"
 
@@ -62,7 +62,7 @@ def _world(rng: random.Random, *, tts: bool | None = None) -> dict:
 
 def speak(rng: random.Random) -> Draft:
     what, about = pick(rng, MESSAGES)
-    s = Session(rng, pick(rng, SPEAK_REQUESTS).format(what=what, about=about), world=_world(rng, tts=True))
+    s = Play(rng, pick(rng, SPEAK_REQUESTS).format(what=what, about=about), world=_world(rng, tts=True))
     settings = s.read_settings(content=pick(rng, ("Checking settings first.", "Reading the active cart and TTS state.", "")))
     voice = settings["tts.voice"]
     result = s.one(call("tts_speak", text=_shout(s.cart, what, rng), voice=voice))
@@ -82,7 +82,7 @@ def speak(rng: random.Random) -> Draft:
 
 def speak_disabled(rng: random.Random) -> Draft:
     what, about = pick(rng, MESSAGES)
-    s = Session(rng, pick(rng, SPEAK_REQUESTS).format(what=what, about=about), world=_world(rng, tts=False))
+    s = Play(rng, pick(rng, SPEAK_REQUESTS).format(what=what, about=about), world=_world(rng, tts=False))
     s.read_settings(content=pick(rng, ("Checking the TTS state first.", "Settings first.", "")))
     s.say(join(s.line("sorry") if rng.random() < 0.5 else "",
                pick(rng, ("TTS is disabled in settings (tts.enabled is false), so I kept quiet.",
@@ -101,7 +101,7 @@ def switch(rng: random.Random, *, tts: bool | None = None) -> Draft:
     world = _world(rng, tts=tts)
     target = pick(rng, [c for c in CARTS if c != world["active_cart"]])
     name = cart_info(target)["name"]
-    s = Session(rng, pick(rng, SWITCH_REQUESTS).format(target=name), world=world)
+    s = Play(rng, pick(rng, SWITCH_REQUESTS).format(target=name), world=world)
     settings = s.read_settings(content=pick(rng, ("Reading settings.", "Checking the current voice.", "")))
     s.one(cart_get(target), content=f"Looking up the {name} cart for its tag.")
     tag = s.world.carts[target]["tag"]
@@ -130,7 +130,7 @@ def switch_disabled(rng: random.Random) -> Draft:
 
 
 def speak_result(rng: random.Random) -> Draft:
-    s = Session(rng, pick(rng, RESULT_REQUESTS), world=_world(rng, tts=True))
+    s = Play(rng, pick(rng, RESULT_REQUESTS), world=_world(rng, tts=True))
     settings = s.read_settings(content=pick(rng, ("Settings first, since you want audio.", "")))
     result = s.one(call("bash", command=pick(rng, ("npm test", "npx vitest run"))), content="Running the suite.")
     passed = result.split("Tests")[1].split("(")[0].strip() if "Tests" in result else "all"
