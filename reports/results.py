@@ -13,59 +13,14 @@ import os
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 from core.errors import BadInput
+from core.results import Outcome, SampleKey, read_rows
 from core.safe_io import JSON_ERRORS, json_reason
 
-SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
 RUN_HINT = "run `pytest evals/` first"
-
-# (eval id, scenario id, epoch): one graded trajectory of one behaviour.
-SampleKey = tuple[str, str, int]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One row of ``results``: one behaviour graded on one (scenario, epoch) trajectory."""
-
-    eval: str
-    category: str
-    scenario: str
-    epoch: int
-    status: str
-    passed: bool | None
-    reason: str
-    outcome: str | None  # passed | failed | not_exercised for a complete sample; None when incomplete
-    hard_violations: tuple[str, ...]
-    prompt_tokens: int
-    completion_tokens: int
-    requests: int
-    prompt_tokens_per_request: float | None
-    seconds: float
-    log: str | None
-
-    @property
-    def complete(self) -> bool:
-        return self.status == "complete"
-
-    @property
-    def not_exercised(self) -> bool:
-        return self.complete and self.outcome == "not_exercised"
-
-    @property
-    def counted_pass(self) -> bool:
-        """Passed and complete: an incomplete sample never counts as passed."""
-        return self.complete and self.passed is True
-
-    @property
-    def key(self) -> SampleKey:
-        return (self.eval, self.scenario, self.epoch)
-
 
 @dataclass(frozen=True)
 class Tally:
@@ -160,67 +115,10 @@ def find_results(run: str | Path) -> Path:
     raise BadInput(f"reports: {run} has no results.json — {RUN_HINT} (looked in {runs_root()} for run ids)")
 
 
-@cache
-def _validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
-
-
-def _where(path: Iterable[Any]) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "top level"
-
-
-def _short(text: str, limit: int = 120) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def parse_results(doc: Any, path: Path) -> Run:
-    """Validate a parsed results.json document; every problem becomes one BadInput line."""
-    errors = sorted(_validator().iter_errors(doc), key=lambda e: (list(map(str, e.absolute_path)), e.message))
-    if errors:
-        err = jsonschema.exceptions.best_match(errors) or errors[0]
-        raise BadInput(f"reports: {path}: {_where(err.absolute_path)}: {_short(err.message)}")
-    outcomes: list[Outcome] = []
-    seen: set[SampleKey] = set()
-    for i, r in enumerate(doc["results"]):
-        if r["status"] == "complete" and r["passed"] is None:
-            raise BadInput(
-                f"reports: {path}: results[{i}]: a complete sample needs passed true/false, not null"
-            )
-        outcome = r.get("outcome")
-        if r["status"] == "complete":  # older runs have no outcome: passed or failed, as recorded
-            outcome = outcome or ("passed" if r["passed"] else "failed")
-            if (outcome == "passed") != r["passed"]:
-                raise BadInput(f"reports: {path}: results[{i}]: outcome {outcome!r} contradicts passed={r['passed']}")
-        o = Outcome(
-            eval=r["eval"],
-            category=r.get("category") or r["eval"].split(".", 1)[0],
-            scenario=r["scenario"],
-            epoch=r["epoch"],
-            status=r["status"],
-            passed=r["passed"],
-            reason=r.get("reason") or "",
-            outcome=outcome if r["status"] == "complete" else None,
-            hard_violations=tuple(r.get("hard_violations") or ()),
-            prompt_tokens=r.get("prompt_tokens") or 0,
-            completion_tokens=r.get("completion_tokens") or 0,
-            requests=r.get("requests") or 0,
-            prompt_tokens_per_request=r.get("prompt_tokens_per_request"),
-            seconds=float(r.get("seconds") or 0.0),
-            log=r.get("log") or None,
-        )
-        if o.key in seen:
-            raise BadInput(
-                f"reports: {path}: results[{i}]: duplicate sample eval={o.eval} scenario={o.scenario} epoch={o.epoch}"
-            )
-        seen.add(o.key)
-        outcomes.append(o)
-    return Run(
-        path=path, meta=dict(doc["run"]), outcomes=tuple(outcomes), summary=dict(doc.get("summary") or {})
-    )
+    """A parsed results.json document as a Run (core.results.read_rows validates it)."""
+    outcomes = read_rows(doc, path)  # validates first
+    return Run(path=path, meta=dict(doc["run"]), outcomes=outcomes, summary=dict(doc.get("summary") or {}))
 
 
 def load_run(run: str | Path) -> Run:

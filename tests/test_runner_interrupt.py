@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from core.results import NOT_FINISHED
 from doubles.openai_stub import OpenAIStub
-from evals.run.results import NOT_FINISHED
 from reports.results import load_run
 
 REPO = Path(__file__).resolve().parent.parent
@@ -118,7 +118,8 @@ def test_sigterm_stops_the_run_like_ctrl_c_and_keeps_every_finished_sample(slow_
 
 
 def test_a_sample_inside_the_throttle_interval_is_flushed_without_a_later_sample(tmp_path: Path) -> None:
-    from evals.run.results import RunRecorder, planned_row
+    from core.results import planned_row
+    from evals.run.results import RunRecorder
     from evals.thresholds import load_thresholds
 
     path = tmp_path / "results.json"

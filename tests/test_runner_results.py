@@ -10,9 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.results import NOT_FINISHED, planned_row
 from evals.catalog import EVALS, HARD_INVARIANTS
 from evals.run.inspect_messages import to_chat_messages, to_openai_messages
-from evals.run.results import NOT_FINISHED, RunRecorder, judge, planned_row, summarize
+from evals.run.results import RunRecorder, judge, summarize
 from evals.thresholds import load_thresholds
 from reports.results import load_run
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from core.redact import redact_text
+from core.results import NOT_FINISHED, SampleKey, planned_row
 from core.safe_io import write_json_atomic  # the project's one atomic writer (core/safe_io.py)
 from evals.catalog import HARD_INVARIANTS
 from evals.predicates import FAILED, NOT_EXERCISED, PASSED
@@ -28,8 +29,6 @@ from evals.run.solver import INCOMPLETE_PREFIX, STORE_COMPLETION_TOKENS, STORE_P
 from evals.thresholds import DEFAULT_PASS_RATE
 
 SCORER_NAME = "madcat_grader"
-NOT_FINISHED = "not finished: the run stopped before this sample ended"
-SampleKey = tuple[str, str, int]  # (eval id, scenario id, epoch)
 
 
 def now_iso() -> str:
@@ -37,13 +36,6 @@ def now_iso() -> str:
 
 
 # ---- rows --------------------------------------------------------------------------------------
-
-def planned_row(eval_id: str, scenario: str, epoch: int) -> dict[str, Any]:
-    return {"eval": eval_id, "category": eval_id.split(".", 1)[0], "scenario": scenario, "epoch": epoch,
-            "status": "incomplete", "passed": None, "outcome": None, "reason": NOT_FINISHED, "hard_violations": [],
-            "prompt_tokens": 0, "completion_tokens": 0, "requests": 0, "prompt_tokens_per_request": None,
-            "seconds": None, "log": None}
-
 
 def _first_line(text: str, width: int = 300) -> str:
     line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""

@@ -13,10 +13,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from core.results import planned_row
 from core.safe_io import JSON_ERRORS, json_reason
 from evals.catalog import EVALS, BadTranscript, applicable_evals, grade, hard_violations
 from evals.run.backends import BackendError
-from evals.run.results import planned_row
 from evals.run.scorer import compact_trajectory
 from evals.scenarios import load_scenarios
 from evals.transcript import load_transcript
