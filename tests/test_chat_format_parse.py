@@ -10,14 +10,12 @@ from hypothesis import strategies as st
 
 from core.chat_format import (
     ParsedCall,
-    _json_type,
     coerce_arguments,
-    decode_value,
     normalise_messages,
-    parse_assistant_output,
     render_assistant_completion,
     render_tool_calls,
 )
+from core.chat_parse import _json_type, decode_value, parse_assistant_output
 
 TOOLS = [
     {

@@ -9,7 +9,8 @@ import jinja2
 import pytest
 from transformers.utils.chat_template_utils import render_jinja_template
 
-from core.chat_format import normalise_messages, parse_assistant_output, render_assistant_completion
+from core.chat_format import normalise_messages, render_assistant_completion
+from core.chat_parse import parse_assistant_output
 
 TEMPLATE = (Path(__file__).resolve().parents[1] / "core" / "chat_template.jinja").read_text(
     encoding="utf-8"

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from transformers.utils.chat_template_utils import render_jinja_template
 
-from core.chat_format import ADDED_TOKENS, SPECIAL_TOKENS, normalise_messages, parse_assistant_output
+from core.chat_format import ADDED_TOKENS, SPECIAL_TOKENS, normalise_messages
+from core.chat_parse import parse_assistant_output
 from core.qwen_tokenizer import KNOWN_IDS, PADDED_VOCAB_SIZE, TOKENIZER_SIZE, tokenizer_files_dir
 from serving.tiny_twin import (
     STAMP_FILE,

@@ -41,7 +41,8 @@ from inspect_ai.model import (
 )
 from inspect_ai.tool import ToolCall, ToolChoice, ToolInfo
 
-from core.chat_format import normalise_messages, parse_assistant_output
+from core.chat_format import normalise_messages
+from core.chat_parse import parse_assistant_output
 from core.safe_io import JSON_ERRORS, json_reason
 from evals.run.inspect_messages import to_openai_messages
 
