@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from training.config import TrainConfig
-from training.preflight import GB, KNOWN_CONFIGS, Architecture, estimate_memory
+from training.memory import GB, KNOWN_CONFIGS, Architecture, estimate_memory
 
 RECORD = Path("reports/benchmarks/qlora_full.json")
 

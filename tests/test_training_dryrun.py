@@ -23,7 +23,7 @@ from training.dryrun import (  # noqa: E402
 )
 from training.experts4bit import Int8GroupedExperts, Nf4GroupedExperts  # noqa: E402
 from training.loading import empty_quantized_model, load_nf4_grouped  # noqa: E402
-from training.preflight import KNOWN_CONFIGS, Architecture  # noqa: E402
+from training.memory import KNOWN_CONFIGS, Architecture  # noqa: E402
 
 
 @pytest.fixture(scope="module")

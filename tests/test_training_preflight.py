@@ -9,16 +9,12 @@ from pathlib import Path
 import pytest
 
 from training.config import TrainConfig
+from training.memory import GB, KNOWN_CONFIGS, Architecture, estimate_memory, nf4_bytes_per_param
 from training.preflight import (
-    GB,
-    KNOWN_CONFIGS,
-    Architecture,
     block_unusable_fla,
-    estimate_memory,
     format_preflight,
     gdn_kernels,
     main,
-    nf4_bytes_per_param,
     run_preflight,
 )
 
