@@ -6,175 +6,17 @@ and exits 0 (pass), 1 (fail) or 2 (bad input).
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
-from core.errors import BadInput
-from core.safe_io import InputError, loads_yaml
-from evals.catalog import HARD_INVARIANTS
-from evals.thresholds import SCHEMA as THRESHOLDS_SCHEMA
-from evals.thresholds import THRESHOLDS_FILE, file_rates, pass_rates
 from reports.analysis import RateRow, behaviour_rows, fmt_diff, fmt_interval, fmt_p, fmt_rate, pair_runs
+from reports.gate_rules import DEFAULT_RULES, hard_invariant_ids, load_rules, thresholds_for
 from reports.jsonio import write_json
 from reports.registry import DEFAULT_REGISTRY, load_entry_run, load_registry, promoted_entry
 from reports.results import Run, load_run, tally
-
-DEFAULT_RULES = Path(__file__).with_name("gate_rules.yaml")
-
-_RULES_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "confidence": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
-        "bootstrap": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {"n": {"type": "integer", "minimum": 100}, "seed": {"type": "integer"}},
-        },
-        "hard_invariants": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "enabled": {"type": "boolean"},
-                "max_violations": {"type": "integer", "minimum": 0},
-                "require_evaluated": {"type": "boolean"},
-            },
-        },
-        "thresholds": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "enabled": {"type": "boolean"},
-                "file": {"type": ["string", "null"]},
-                "default": {"type": "number", "minimum": 0, "maximum": 1},
-                "measure": {"enum": ["wilson_low", "rate"]},
-                "override": {
-                    "type": "object",
-                    "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1},
-                },
-            },
-        },
-        "no_regression": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "enabled": {"type": "boolean"},
-                "alpha": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
-            },
-        },
-        "better_than_baseline": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "enabled": {"type": "boolean"},
-                "required": {"type": "boolean"},
-                "min_ci_low": {"type": ["number", "null"]},
-            },
-        },
-        "complete": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "enabled": {"type": "boolean"},
-                "max_incomplete_fraction": {"type": "number", "minimum": 0, "maximum": 1},
-                "allow_interrupted": {"type": "boolean"},
-            },
-        },
-    },
-}
-
-def _read_yaml(path: Path, what: str) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BadInput(f"reports: {what} {path} does not exist") from None
-    except UnicodeDecodeError:
-        raise BadInput(f"reports: {what} {path} is not UTF-8 text (a binary file?)") from None
-    except OSError as e:
-        raise BadInput(f"reports: {what} {path} is not readable: {e.strerror or e}") from None
-    try:
-        return loads_yaml(text, f"{what} {path}")
-    except InputError as e:
-        raise BadInput(f"reports: {e}") from None
-
-
-def _non_finite(doc: Any, where: str = "") -> str | None:
-    """The first NaN or infinity in a parsed document (JSON Schema's min/max let them through)."""
-    if isinstance(doc, float) and not math.isfinite(doc):
-        return where or "top level"
-    items = doc.items() if isinstance(doc, dict) else enumerate(doc) if isinstance(doc, list) else ()
-    for k, v in items:
-        found = _non_finite(v, f"{where}.{k}" if where else str(k))
-        if found:
-            return found
-    return None
-
-
-def _check(doc: Any, schema: dict[str, Any], path: Path, what: str) -> None:
-    bad = _non_finite(doc)
-    if bad:
-        raise BadInput(f"reports: {what} {path}: {bad}: must be a finite number")
-    err = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(doc))
-    if err is not None:
-        where = ".".join(str(p) for p in err.absolute_path) or "top level"
-        raise BadInput(f"reports: {what} {path}: {where}: {' '.join(err.message.split())[:160]}")
-
-
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
-def load_rules(path: Path | None = None) -> dict[str, Any]:
-    """Defaults from gate_rules.yaml, with the keys of ``path`` (if given) merged over them."""
-    rules = _read_yaml(DEFAULT_RULES, "rules file")
-    _check(rules, _RULES_SCHEMA, DEFAULT_RULES, "rules file")
-    if path is not None:
-        user = _read_yaml(path, "rules file") or {}
-        _check(user, _RULES_SCHEMA, path, "rules file")
-        rules = _merge(rules, user)
-    return rules
-
-
-def hard_invariant_ids(rules: dict[str, Any]) -> list[str]:
-    """The hard invariants (evals.catalog.HARD_INVARIANTS, the one list); `rules` only switches the rule on."""
-    return sorted(HARD_INVARIANTS)
-
-
-def thresholds_path(rules: dict[str, Any]) -> Path:
-    given = rules["thresholds"].get("file")
-    return Path(given) if given else THRESHOLDS_FILE
-
-
-def thresholds_for(rules: dict[str, Any], behaviours: list[str]) -> tuple[dict[str, float], str]:
-    """Threshold per behaviour and where they came from. Missing file: the rules' default for all."""
-    cfg = rules["thresholds"]
-    path = thresholds_path(rules)
-    default, per_eval, source = (
-        float(cfg["default"]),
-        {},
-        f"rules default {cfg['default']} ({path} not found)",
-    )
-    if path.is_file():
-        doc = _read_yaml(path, "thresholds file") or {}
-        _check(doc, THRESHOLDS_SCHEMA, path, "thresholds file")
-        default, per_eval = file_rates(doc)
-        source = str(path)
-    override = dict(cfg.get("override") or {})
-    if "default" in override:
-        default = float(override.pop("default"))
-    per_eval.update(override)
-    if cfg.get("override"):
-        source += " + rules overrides"
-    return pass_rates(default, per_eval, behaviours), source
 
 
 @dataclass
