@@ -6,19 +6,14 @@ The first run is the reference arm: every other arm is paired against it.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from core.errors import BadInput
 from reports.analysis import (
     OVERALL,
-    PairedRow,
-    Pairing,
     RateRow,
     behaviour_rows,
     category_rows,
@@ -28,6 +23,7 @@ from reports.analysis import (
     fmt_rate,
     pair_runs,
 )
+from reports.comparison import Arm, Comparison, to_json
 from reports.document import (
     Bullets,
     Document,
@@ -41,49 +37,7 @@ from reports.document import (
 )
 from reports.jsonio import write_json
 from reports.plots import Series, rate_bars
-from reports.results import Run, load_run, prompt_tokens_per_request, runs_root, tally
-
-
-@dataclass(frozen=True)
-class Arm:
-    name: str
-    run: Run
-    behaviours: list[RateRow]
-    categories: list[RateRow]  # categories, then "overall"
-
-    @property
-    def overall(self) -> RateRow:
-        return self.categories[-1]
-
-    @property
-    def prompt_tokens_per_request(self) -> float | None:
-        return prompt_tokens_per_request(self.run.outcomes)
-
-    def gate_verdict(self) -> str | None:
-        path = self.run.dir / "gate.json"
-        try:
-            return str(json.loads(path.read_text())["verdict"])
-        except (OSError, ValueError, KeyError, TypeError, RecursionError):
-            return None
-
-
-@dataclass(frozen=True)
-class Comparison:
-    arms: list[Arm]
-    pairings: list[Pairing]  # pairings[i] is arms[i + 1] against arms[0]
-    k: int
-    confidence: float
-    n_boot: int
-    seed: int
-
-    @property
-    def warnings(self) -> list[str]:
-        ref = self.arms[0].name
-        return [
-            f"{arm.name} vs {ref}: {w}"
-            for arm, p in zip(self.arms[1:], self.pairings, strict=True)
-            for w in p.warnings
-        ]
+from reports.results import Run, load_run, runs_root
 
 
 def default_names(runs: list[Run]) -> list[str]:
@@ -124,104 +78,6 @@ def compare_runs(
 
 
 # --- JSON ----------------------------------------------------------------------------------------
-
-
-def _num(x: float | None) -> float | None:
-    return None if x is None or (isinstance(x, float) and math.isnan(x)) else x
-
-
-def _rate_json(r: RateRow) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "n": r.n,
-        "passed": r.passed,
-        "not_exercised": r.not_exercised,
-        "incomplete": r.incomplete,
-        "rate": _num(r.rate),
-        "wilson_low": r.low,
-        "wilson_high": r.high,
-    }
-    if r.pass_k is not None:
-        out["pass_k"] = _num(r.pass_k.value)
-        out["pass_k_scenarios"] = r.pass_k.scenarios
-        out["pass_k_skipped_scenarios"] = r.pass_k.skipped
-    return out
-
-
-def _paired_json(r: PairedRow) -> dict[str, Any]:
-    d, m = r.difference, r.mcnemar
-    return {
-        "pairs": m.pairs,
-        "clusters": d.clusters,
-        "ref_only_passed": m.a_only,
-        "arm_only_passed": m.b_only,
-        "diff": _num(d.diff),
-        "ci_low": _num(d.low),
-        "ci_high": _num(d.high),
-        "p_mcnemar": m.p_value,
-        "p_holm": _num(r.p_holm),
-    }
-
-
-def to_json(c: Comparison) -> dict[str, Any]:
-    arms = []
-    for arm in c.arms:
-        run, t = arm.run, tally(arm.run.outcomes)
-        arms.append(
-            {
-                "name": arm.name,
-                "run_id": run.run_id,
-                "results": str(run.path),
-                **{
-                    f: run.meta.get(f)
-                    for f in (
-                        "adapter",
-                        "adapter_sha256",
-                        "model",
-                        "backend",
-                        "system_prompt",
-                        "epochs",
-                        "seed",
-                        "temperature",
-                    )
-                },
-                "samples": t.n,
-                "not_exercised": t.not_exercised,
-                "incomplete": t.incomplete,
-                "interrupted": run.interrupted,
-                "requests": sum(o.requests for o in run.outcomes),
-                "prompt_tokens": sum(o.prompt_tokens for o in run.outcomes),
-                "completion_tokens": sum(o.completion_tokens for o in run.outcomes),
-                "prompt_tokens_per_request": _num(arm.prompt_tokens_per_request),
-                "gate": arm.gate_verdict(),
-                "logs": run.logs(),
-                "behaviours": {r.group: _rate_json(r) for r in arm.behaviours},
-                "categories": {r.group: _rate_json(r) for r in arm.categories if r.group != OVERALL},
-                "overall": _rate_json(arm.overall),
-            }
-        )
-    paired = []
-    for arm, p in zip(c.arms[1:], c.pairings, strict=True):
-        paired.append(
-            {
-                "arm": arm.name,
-                "against": c.arms[0].name,
-                "only_in_reference": p.only_a,
-                "only_in_arm": p.only_b,
-                "behaviours": {r.group: _paired_json(r) for r in p.behaviours},
-                "overall": _paired_json(p.overall),
-            }
-        )
-    return {
-        "arms": arms,
-        "paired": paired,
-        "k": c.k,
-        "confidence": c.confidence,
-        "bootstrap": {"n": c.n_boot, "seed": c.seed, "cluster": "scenario"},
-        "warnings": c.warnings,
-    }
-
-
-# --- document ------------------------------------------------------------------------------------
 
 
 def _pass_k(r: RateRow) -> str:
