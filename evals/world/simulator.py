@@ -11,7 +11,7 @@ from typing import Any
 import jsonschema
 
 from core.safe_io import JSON_ERRORS, json_reason
-from evals.world import shell
+from evals.world import shell_run
 from evals.world.state import World
 from evals.world.tools import load_tool_specs
 from evals.world.words import STOPWORDS
@@ -174,7 +174,7 @@ class Simulator:
 
     # --- shell and files -----------------------------------------------------------------------
     def _bash(self, command: str, host: str | None = None) -> ToolResult:
-        result = shell.run_command(self.world, command, host)
+        result = shell_run.run_command(self.world, command, host)
         text = result.output if result.exit_code == 0 else f"{result.output}\n(exit code {result.exit_code})".strip()
         return ToolResult(text, result.exit_code != 0)
 
