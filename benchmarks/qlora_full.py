@@ -176,8 +176,9 @@ def divergence(args: argparse.Namespace) -> int:
         import torch
         from transformers import AutoModelForCausalLM
 
-        from training.dryrun import model_config, spread_by_length
+        from training.dryrun import spread_by_length
         from training.experts4bit import GROUPED_EXPERTS, is_fused_experts
+        from training.random_model import model_config
 
         config = model_config(args.model)
         config.num_hidden_layers = args.layers

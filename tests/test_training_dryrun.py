@@ -13,10 +13,8 @@ pytest.importorskip("bitsandbytes")
 from training.config import TrainConfig  # noqa: E402
 from training.data import Example  # noqa: E402
 from training.dryrun import (  # noqa: E402
-    build_random_model,
     by_length,
     fit_line,
-    model_config,
     run_estimate,
     spread_by_length,
     synthetic_example,
@@ -24,6 +22,7 @@ from training.dryrun import (  # noqa: E402
 from training.experts4bit import Int8GroupedExperts, Nf4GroupedExperts  # noqa: E402
 from training.loading import empty_quantized_model, load_nf4_grouped  # noqa: E402
 from training.memory import KNOWN_CONFIGS, Architecture  # noqa: E402
+from training.random_model import build_random_model, model_config  # noqa: E402
 
 
 @pytest.fixture(scope="module")
