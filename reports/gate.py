@@ -74,7 +74,9 @@ def rule_hard_invariants(run: Run, rules: dict[str, Any]) -> RuleResult:
     violations: dict[str, set[tuple[str, int]]] = {inv: set() for inv in invariants}
     evaluated = dict.fromkeys(invariants, 0)
     for o in run.outcomes:
-        if o.eval in violations and o.complete:
+        # Only a trajectory that reached the invariant's situation can break it: one that never said who it
+        # is, or never connected to sin, is not exercised -- neither a violation nor evidence it holds.
+        if o.eval in violations and o.complete and not o.not_exercised:
             evaluated[o.eval] += 1
             if o.passed is False:
                 violations[o.eval].add((o.scenario, o.epoch))
@@ -95,7 +97,8 @@ def rule_hard_invariants(run: Run, rules: dict[str, Any]) -> RuleResult:
             )
         elif cfg["require_evaluated"] and inv in evaluated and evaluated[inv] == 0:
             failures.append(
-                Failure(inv, "never evaluated: no complete sample of this hard invariant", {"complete": 0})
+                Failure(inv, "never evaluated: no complete sample of this hard invariant reached its situation",
+                        {"complete": 0})
             )
     return RuleResult(
         "hard_invariants", "fail" if failures else "pass", failures, f"{len(invariants)} invariants"

@@ -184,8 +184,9 @@ def shell_command(config: ServeConfig, overrides: dict[str, Any] | None = None) 
     return f"{env} {command}" if env else command
 
 
-def validate_serve_config(config: ServeConfig) -> list[str]:
-    """Problems that would make the config serve something other than the madcat setup."""
+def validate_serve_config(config: ServeConfig, adapter: str = "madcat", qwen3_next: bool = True) -> list[str]:
+    """Problems that would make the config serve something other than the madcat setup: `adapter` loaded as a
+    LoRA on a Qwen3-Next base (qwen3_next=False for the known-answer test's dense SmolLM2, smol.yaml)."""
     args = config.args
     problems: list[str] = []
     bad_keys = [k for k in args if "_" in k or k.startswith("-")]
@@ -207,8 +208,8 @@ def validate_serve_config(config: ServeConfig) -> list[str]:
     except (ConfigError, ValueError) as exc:
         problems.append(f"lora-modules: {exc}")
         modules = {}
-    if "madcat" not in modules:
-        problems.append("lora-modules must load the adapter as 'madcat' (madcat=DIR)")
+    if adapter not in modules:
+        problems.append(f"lora-modules must load the adapter as '{adapter}' ({adapter}=DIR)")
     max_loras = args.get("max-loras", 1)
     if isinstance(max_loras, int) and len(modules) > max_loras:
         problems.append(f"{len(modules)} lora-modules but max-loras {max_loras}")
@@ -216,7 +217,7 @@ def validate_serve_config(config: ServeConfig) -> list[str]:
         problems.append("enable-auto-tool-choice must be true (the agent calls tools)")
     if args.get("tool-call-parser") != "qwen3_coder":
         problems.append("tool-call-parser must be qwen3_coder")
-    if args.get("mamba-ssm-cache-dtype") != "float32":
+    if qwen3_next and args.get("mamba-ssm-cache-dtype") != "float32":
         problems.append("mamba-ssm-cache-dtype should be float32 for Qwen3-Next's DeltaNet state")
     if "speculative-config" in args:
         problems.append("speculative-config is set: no speculative decoding together with LoRA")

@@ -84,6 +84,21 @@ def test_hard_invariants_fail_alone_on_a_hard_violations_entry(
     assert _failed(g) == {"hard_invariants": ["mesh.uses_sin_ssh_alias"]}
 
 
+def test_a_hard_invariant_not_exercised_is_no_violation(tmp_path: Path, runs: Path, promoted_run) -> None:
+    # An agent that never said who it is did not claim to be BT: no violation on those tries.
+    write_run(runs, "cand", grid(lambda e, s, k: "not_exercised" if (e == HARD and s == "s03") else True))
+    g = _gate(tmp_path, "cand")
+    hard = next(r for r in g.results if r.rule == "hard_invariants")
+    assert hard.status == "pass", hard.failures
+
+
+def test_a_hard_invariant_never_exercised_is_never_evaluated(tmp_path: Path, runs: Path) -> None:
+    write_run(runs, "cand", grid(lambda e, s, k: "not_exercised" if e == HARD else True))
+    g = _gate(tmp_path, "cand", against=None, baseline=None)
+    assert _failed(g) == {"hard_invariants": [HARD]}
+    assert "never evaluated" in g.results[0].failures[0].message
+
+
 def test_a_hard_invariant_never_evaluated_fails(tmp_path: Path, runs: Path) -> None:
     write_run(runs, "cand", grid(evals=[e for e in EVALS if e != HARD]))
     g = _gate(tmp_path, "cand", against=None, baseline=None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -21,11 +22,22 @@ from serving.serve_config import (
     validate_serve_config,
 )
 
+REPO = Path(__file__).resolve().parents[1]
 CONFIGS = ["sin-awq-lora", "bf16-lora", "tiny-twin"]
 
 
-def test_the_three_configs_exist():
-    assert sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")) == sorted(CONFIGS)
+def test_the_configs_exist():
+    # the three madcat configs, and the known-answer test's real model (e2e/real_model_e2e.py)
+    assert sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")) == sorted([*CONFIGS, "smol"])
+
+
+def test_the_known_answer_config_serves_both_adapters_with_our_template():
+    config = load_serve_config("smol")
+    assert validate_serve_config(config, adapter="smol-madcat", qwen3_next=False) == []
+    assert set(config.lora_modules) == {"smol-madcat", "smol-poisoned"}
+    assert (REPO / config.args["chat-template"]).read_text() == (REPO / "core/chat_template.jinja").read_text()
+    # a madcat check on it names what is missing rather than passing it
+    assert "lora-modules must load the adapter as 'madcat' (madcat=DIR)" in validate_serve_config(config)
 
 
 @pytest.mark.parametrize("name", CONFIGS)

@@ -15,6 +15,9 @@ bf16-grouped: transformers' own from_pretrained, experts in bf16 (the benchmark'
 
 bnb-per-expert: transformers 4.57.x with a BitsAndBytesConfig; refused on transformers 5.x, where
 bitsandbytes leaves the fused experts in bf16.
+
+none: a dense model (no routed experts, e.g. SmolLM2): transformers' own from_pretrained in the
+compute dtype; refused for a model that has routed experts.
 """
 
 from __future__ import annotations
@@ -277,11 +280,14 @@ def load_bf16_grouped(directory: Path, cfg: TrainConfig, device: torch.device) -
     model = AutoModelForCausalLM.from_pretrained(
         directory, dtype=torch_dtype(cfg.dtype), device_map={"": str(device)} if device.type == "cuda" else None
     )
-    report = LoadReport(mode="bf16-grouped", device=str(device))
+    report = LoadReport(mode=cfg.experts, device=str(device))
     for module in model.modules():
         if is_fused_experts(module):
             report.expert_layers += 1
             report.expert_bytes += sum(p.numel() * p.element_size() for p in module.parameters())
+    if cfg.experts == "none" and report.expert_layers:
+        raise LoadError(f"{directory} has routed experts ({report.expert_layers} layers); experts: none is for "
+                        "dense models (use nf4-grouped or int8-grouped)")
     total = sum(p.numel() * p.element_size() for p in model.parameters())
     report.dense_bytes = total - report.expert_bytes
     report.seconds = round(time.time() - start, 2)
@@ -341,7 +347,7 @@ def load_base_model(cfg: TrainConfig, device: torch.device | None = None) -> tup
     directory = model_dir(cfg.model)
     device = device or resolve_device(cfg)
     loader = {"nf4-grouped": load_nf4_grouped, "int8-grouped": load_nf4_grouped, "bf16-grouped": load_bf16_grouped,
-              "bnb-per-expert": load_bnb_per_expert}[cfg.experts]
+              "none": load_bf16_grouped, "bnb-per-expert": load_bnb_per_expert}[cfg.experts]
     model, report = loader(directory, cfg, device)
     for p in model.parameters():
         p.requires_grad_(False)

@@ -2,7 +2,9 @@
 
 vLLM 0.25.1 serves LoRA on Qwen3-Next's q/k/v/o_proj, in_proj_qkvz, in_proj_ba, out_proj and the
 shared expert's gate/up/down_proj (plus shared_expert_gate); never the router, and the routed
-experts only through its fused-MoE LoRA path, which the madcat adapter does not use.
+experts only through its fused-MoE LoRA path, which the madcat adapter does not use. On a dense
+Llama-family model (SmolLM2, the known-answer test) it serves q/k/v/o_proj and gate/up/down_proj;
+the targets are checked against the model's own architecture (core/adapter/targets.py SERVABLE_TARGETS).
 
 A trap: on transformers 5.x, peft 0.21 "converts" LoRA configs written for transformers 4.x MoE
 models. Any target whose last name is gate_proj/up_proj/down_proj -- a list entry such as
@@ -21,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from core.adapter.targets import SUPPORTED_TARGETS, target_matches
+from core.adapter.targets import SERVABLE_TARGETS, target_matches
 from training.config import ConfigError, TrainConfig
 
 _PEFT_PREFIX = "base_model.model."
@@ -31,24 +33,38 @@ class TargetMismatch(RuntimeError):
     """The modules that carry LoRA are not the ones the config asked for."""
 
 
-def validate_targets(targets: Iterable[str]) -> list[str]:
-    """The config's targets, refused unless vLLM can serve each of them."""
+def validate_targets(targets: Iterable[str], architecture: str = "Qwen3NextForCausalLM") -> list[str]:
+    """The config's targets, refused unless vLLM can serve each of them on this architecture."""
+    servable = SERVABLE_TARGETS.get(architecture)
+    if servable is None:
+        raise ConfigError(
+            f"the model's architecture {architecture!r} has no known vLLM LoRA targets; "
+            f"known: {', '.join(SERVABLE_TARGETS)}"
+        )
+    qwen3_next = servable is SERVABLE_TARGETS["Qwen3NextForCausalLM"]
     out = []
     for target in targets:
-        if target not in SUPPORTED_TARGETS:
+        if target not in servable:
             hint = ""
-            if target in ("gate_proj", "up_proj", "down_proj"):
+            if qwen3_next and target in ("gate_proj", "up_proj", "down_proj"):
                 hint = f" (write shared_expert.{target}: a bare {target} means the routed experts to peft)"
             elif target in ("gate", "mlp.gate", "experts", "mlp.experts", "lm_head", "embed_tokens"):
                 hint = " (the router, the routed experts and the embeddings are never trained)"
+            name = "Qwen3-Next" if qwen3_next else architecture
             raise ConfigError(
-                f"target module {target!r} is not one vLLM serves for Qwen3-Next{hint}; "
-                f"supported: {', '.join(SUPPORTED_TARGETS)}"
+                f"target module {target!r} is not one vLLM serves for {name}{hint}; "
+                f"supported: {', '.join(servable)}"
             )
         out.append(target)
     if len(set(out)) != len(out):
         raise ConfigError("target_modules lists a module twice")
     return out
+
+
+def model_architecture(model: Any) -> str:
+    """config.architectures[0] of an unwrapped transformers model, else its class name."""
+    names = getattr(getattr(model, "config", None), "architectures", None) or []
+    return str(names[0]) if names else type(model).__name__
 
 
 def expected_lora_modules(model: Any, targets: Iterable[str]) -> set[str]:
@@ -90,14 +106,14 @@ def moe_target_conversion_disabled() -> Iterator[None]:
         conversion.convert_peft_config_for_transformers = original
 
 
-def lora_config(cfg: TrainConfig) -> Any:
+def lora_config(cfg: TrainConfig, architecture: str = "Qwen3NextForCausalLM") -> Any:
     from peft import LoraConfig
 
     return LoraConfig(
         r=cfg.lora_r,
         lora_alpha=cfg.lora_alpha,
         lora_dropout=cfg.lora_dropout,
-        target_modules=validate_targets(cfg.target_modules),
+        target_modules=validate_targets(cfg.target_modules, architecture),
         bias="none",
         task_type="CAUSAL_LM",
         use_dora=False,
@@ -109,9 +125,10 @@ def apply_lora(model: Any, cfg: TrainConfig) -> Any:
     """Wrap `model` with the config's LoRA; raises TargetMismatch unless it landed exactly as asked."""
     from peft import get_peft_model
 
-    expected = expected_lora_modules(model, validate_targets(cfg.target_modules))
+    architecture = model_architecture(model)
+    expected = expected_lora_modules(model, validate_targets(cfg.target_modules, architecture))
     with moe_target_conversion_disabled():
-        peft_model = get_peft_model(model, lora_config(cfg))
+        peft_model = get_peft_model(model, lora_config(cfg, architecture))
     check_lora_placement(peft_model, expected)
     return peft_model
 

