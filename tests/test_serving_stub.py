@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from doubles.openai_stub import OpenAIStub, count_tokens, split_tokens
+from doubles.openai_responses import count_tokens, split_tokens
+from doubles.openai_stub import OpenAIStub
 
 
 @pytest.fixture
