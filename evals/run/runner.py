@@ -251,7 +251,7 @@ def _run_inspect(config: RunConfig, model_plan: ModelPlan, eval_ids: list[str], 
                  recorder: RunRecorder, say: Progress, max_tokens: int, max_connections: int) -> list[Any]:
     from inspect_ai import eval as inspect_eval
 
-    from evals import sample_sink
+    from evals.run import sample_sink
     from evals.run.task import madcat_behaviours
 
     total = len(recorder.rows)
