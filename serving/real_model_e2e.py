@@ -15,7 +15,9 @@ the server is started in its own session and outlives the call that started it):
     eval      the arms (--arm NAME=ADAPTER:SEED, repeatable; defaults below), compare, gates, stability
     round     train one more adapter from --recipe, load it into the running server, check it, eval it
               against the base run of an earlier eval phase (the loop's next iteration)
-Everything measured goes to OUT_DIR/summary.json and summary.md, with each step's log under logs/.
+Everything measured goes to OUT_DIR/summary.json and summary.md (serving/real_model_record.py), with each
+step's log under logs/. serving/gpu/real-model.sh runs the phases on the lent GPU host, the bundle's parts
+arriving one a call (serving/gpu/make-real-model-bundle.sh).
 It runs subprocesses: this is a GPU-host script, not part of the simulated world.
 """
 
@@ -35,6 +37,7 @@ from typing import Any
 
 from evals.safe_io import write_text_atomic
 from serving.gpu_e2e import REPO, Step, StepFailed, results_stats, versions
+from serving.real_model_record import render
 
 SERVED_BASE = "smol-base"
 DEFAULT_ARMS = ("base=none:7", "smol-madcat=smol-madcat:7", "smol-madcat-seed8=smol-madcat:8",
@@ -248,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
                 summary["measured"].setdefault("seed_stability", {})[name] = verdict_flips(
                     runs[name.removesuffix("-seed8")], runs[name])
         summary["outcome"] = f"{args.phase}: complete"
+        if args.phase in ("eval", "round"):
+            write_text_atomic(out / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
+            write_text_atomic(out / "summary.md", render(out))
     except (StepFailed, subprocess.TimeoutExpired, OSError, KeyError, ValueError) as exc:
         summary["outcome"] = f"{args.phase}: stopped: {exc.__class__.__name__}: {exc}"
     finally:
