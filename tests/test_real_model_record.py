@@ -78,3 +78,14 @@ def test_regrading_applies_the_current_grader_and_keeps_incomplete_rows() -> Non
     new, changes = regrade({"results": rows}, {("s", 1): rambling, ("s", 2): rambling})
     assert new[0]["outcome"] == "not_exercised" and not new[0]["passed"]
     assert new[1] == rows[1] and len(changes) == 1 and "passed -> not_exercised" in changes[0]
+
+
+def test_a_round_on_a_fresh_machine_compares_with_the_recorded_base(tmp_path: Path) -> None:
+    from serving.gpu_e2e import StepFailed
+    from serving.real_model_e2e import base_run
+
+    args = argparse.Namespace(base_results=str(RECORD / "results-base.json"))
+    run = base_run(tmp_path, args, {})
+    assert json.loads((run / "results.json").read_text())["summary"]["passed"] == 0
+    with pytest.raises(StepFailed, match="--base-results"):
+        base_run(tmp_path, argparse.Namespace(base_results=None), {})
