@@ -86,6 +86,23 @@ def publish_dir(tmp: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     tmp.rename(out)
 
+def build_model_dir(out: Path, stamp_file: str, what: str, write: Callable[[Path], None]) -> Path:
+    """Write a model directory with `write(tmp)` next to `out`, then swap it in; its files readable by all (a vLLM
+    server). Refuses (ValueError) to replace a directory that has content but no `stamp_file`, i.e. is not a `what`."""
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / stamp_file).exists())):
+        raise ValueError(f"{out} exists and is not {what}; refusing to overwrite it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        write(tmp)
+        for file in tmp.iterdir():
+            file.chmod(0o644)
+        publish_dir(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
 
 # ---- reading -----------------------------------------------------------------------------------
 

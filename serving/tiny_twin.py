@@ -20,9 +20,7 @@ import functools
 import hashlib
 import json
 import os
-import shutil
 import sys
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -37,7 +35,7 @@ from core.qwen_tokenizer import (
     tokenizer_files_dir,
     write_tokenizer,
 )
-from core.safe_io import publish_dir
+from core.safe_io import build_model_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STAMP_FILE = "twin.json"
@@ -202,20 +200,9 @@ def make_tiny_twin(
     twin_sizes.validate()
     tokenizer_files_dir()  # fail before anything is built when the tokenizer is missing
 
-    out = Path(out_dir)
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / STAMP_FILE).exists())):
-        raise ValueError(f"{out} exists and is not a tiny twin; refusing to overwrite it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    # Build next to the target, then swap it in, so a reader never sees a half-written twin.
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        _write_twin(tmp, seed, twin_sizes, dtype)
-        for file in tmp.iterdir():  # the twin is meant to be read by other users (a vLLM server)
-            file.chmod(0o644)
-        publish_dir(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    # Built next to the target, then swapped in, so a reader never sees a half-written twin.
+    out = build_model_dir(Path(out_dir), STAMP_FILE, "a tiny twin",
+                          lambda tmp: _write_twin(tmp, seed, twin_sizes, dtype))
     return out
 
 

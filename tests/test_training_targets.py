@@ -108,3 +108,50 @@ def test_optional_shared_expert_gate_is_accepted(twin_dir: Path):
     cfg = TrainConfig(target_modules=[*DEFAULT_TARGETS, "shared_expert_gate"])
     placement = lora_placement(apply_lora(model, cfg))
     assert "mlp.shared_expert_gate" in summarise_modules(placement.modules)
+
+
+# --- a dense Llama (the known-answer test's SmolLM2): the targets come from the architecture -----------------
+
+SMOL_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+def _tiny_llama():
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, architectures=["LlamaForCausalLM"])
+    return LlamaForCausalLM(config)
+
+
+def test_llama_targets_land_on_every_servable_linear_and_pass_the_lint(tmp_path: Path):
+    cfg = TrainConfig(experts="none", target_modules=SMOL_TARGETS, lora_dropout=0.0)
+    placement = lora_placement(apply_lora(_tiny_llama(), cfg))
+    assert summarise_modules(placement.modules) == {
+        f"{kind}.{t}": [0, 1] for kind, names in (("self_attn", SMOL_TARGETS[:4]), ("mlp", SMOL_TARGETS[4:]))
+        for t in names}
+    assert placement.parameters == set() and placement.target_parameters == []
+
+
+def test_a_llama_adapter_saved_passes_the_lint(tmp_path: Path):
+    cfg = TrainConfig(experts="none", target_modules=SMOL_TARGETS, lora_dropout=0.0)
+    apply_lora(_tiny_llama(), cfg).save_pretrained(tmp_path)
+    report = lint_adapter(tmp_path)
+    assert report.errors == [], report.errors
+
+
+def test_qwen3_next_targets_are_refused_on_a_llama_naming_its_list():
+    with pytest.raises(ConfigError, match="not one vLLM serves for LlamaForCausalLM.*supported: q_proj, k_proj"):
+        validate_targets(["q_proj", "in_proj_qkvz"], "LlamaForCausalLM")
+    with pytest.raises(ConfigError, match="has no known vLLM LoRA targets"):
+        validate_targets(["q_proj"], "MistralForCausalLM")
+    # on Qwen3-Next a bare gate_proj still means the routed experts to peft
+    with pytest.raises(ConfigError, match="write shared_expert.gate_proj"):
+        validate_targets(["gate_proj"])
+
+
+def test_experts_none_refuses_a_model_with_routed_experts(twin_dir: Path):
+    from training.loading import LoadError, load_base_model
+
+    cfg = TrainConfig(model=str(twin_dir), experts="none", dtype="float32", device="cpu")
+    with pytest.raises(LoadError, match="has routed experts .* experts: none is for dense models"):
+        load_base_model(cfg)

@@ -276,6 +276,7 @@ def load_bf16_grouped(directory: Path, cfg: TrainConfig, device: torch.device) -
 
     start = time.time()
     if device.type == "cuda":
+        torch.empty(0, device=device)  # the allocator must exist before its statistics can be reset
         torch.cuda.reset_peak_memory_stats(device)
     model = AutoModelForCausalLM.from_pretrained(
         directory, dtype=torch_dtype(cfg.dtype), device_map={"": str(device)} if device.type == "cuda" else None

@@ -9,6 +9,10 @@
 #   real-model.sh bg PHASE ARGS    the same in its own session (it outlives the call); output in the record
 #   real-model.sh wait PHASE [S]   wait up to S seconds (default 520) for a background phase; print its tail
 #   real-model.sh pack             the record (and the inspect logs) as xz tars into $OUT
+# A whole run on a fresh machine: stash 0; stash 1, early, bg prepare; stash 2..5; stash 6, install, wait prepare;
+# bg serve, wait serve; bg eval, wait eval, pack (repeat wait + pack until it has ended).
+# Round 2 on a fresh machine: stash 0..6, early, install; bg serve; wait serve;
+# bg round --recipe training/configs/smol-r2.yaml --base-results reports/real-model/results-base.json; wait round; pack.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SITE=/tmp/site PARTS=/tmp/parts REC=/tmp/real-model WORK=/tmp/madcat-real
