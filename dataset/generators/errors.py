@@ -43,7 +43,7 @@ def eems_down_at_boot(rng: random.Random) -> Draft:
 
 INDEX_QUESTIONS = (
     ("Where do we compute invoice totals?", "invoice total"),
-    ("Find the Play class for me.", "Play class"),
+    ("Find the Session class for me.", "Session class"),
     ("Which file holds the users listing?", "users list"),
 )
 
@@ -138,7 +138,7 @@ def host_unreachable(rng: random.Random) -> Draft:
 FLAKY = (
     ("Run the tests.", "bash", {"command": "npm test"}),
     ("Run the type checker.", "bash", {"command": "npx tsc --noEmit"}),
-    ("Look up where the Play class lives.", "index_search", {"query": "Play class", "kind": "code"}),
+    ("Look up where the Session class lives.", "index_search", {"query": "Session class", "kind": "code"}),
     ("Open src/api.ts for me.", "read", {"path": "src/api.ts"}),
     ("What does the nova cart sound like?", "cart_get", {"name": "nova"}),
 )

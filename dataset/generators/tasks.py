@@ -93,41 +93,41 @@ CODE_TASKS: tuple[CodeTask, ...] = (
         key="session-refresh",
         requests=(
             "Sessions expire and people get logged out mid-task. Add a way to refresh one from its token in {module}.",
-            "Add a refresh method to the Play class so an expired token can be renewed.",
-            "Can you give Play a static method that renews a session from a refresh token?",
+            "Add a refresh method to the Session class so an expired token can be renewed.",
+            "Can you give Session a static method that renews a session from a refresh token?",
         ),
-        index_query="Play class create token", recall_query="session token cache",
+        index_query="Session class create token", recall_query="session token cache",
         path="src/session.ts",
-        old=("export class Play {\n  static async create(user: { id: string }): Promise<Play> "
-             "{ return new Play() }\n}"),
-        new=("export class Play {\n  static async create(user: { id: string }): Promise<Play> "
-             "{ return new Play() }\n\n  static async refresh(token: string): Promise<Play> {\n"
-             "    const id = token.split(':')[0]\n    return Play.create({ id })\n  }\n}"),
-        todos=("Add refresh to the Play class", "Type-check", "Run the test suite"),
-        store_title="Play refresh",
-        store_content="Play.refresh(token) renews via Play.create; reuses the 10-minute token cache. Tests green.",
-        tags=("session", "token"), summary="`Play.refresh(token)` renews a session through `Play.create`",
-        naming="called the method `refresh`, not `refreshSession`: it is already on `Play`",
-        rule="Methods never repeat their class name: Play.refresh, not Play.refreshSession.",
+        old=("export class Session {\n  static async create(user: { id: string }): Promise<Session> "
+             "{ return new Session() }\n}"),
+        new=("export class Session {\n  static async create(user: { id: string }): Promise<Session> "
+             "{ return new Session() }\n\n  static async refresh(token: string): Promise<Session> {\n"
+             "    const id = token.split(':')[0]\n    return Session.create({ id })\n  }\n}"),
+        todos=("Add refresh to the Session class", "Type-check", "Run the test suite"),
+        store_title="Session refresh",
+        store_content="Session.refresh(token) renews via Session.create; reuses the 10-minute token cache. Tests green.",
+        tags=("session", "token"), summary="`Session.refresh(token)` renews a session through `Session.create`",
+        naming="called the method `refresh`, not `refreshSession`: it is already on `Session`",
+        rule="Methods never repeat their class name: Session.refresh, not Session.refreshSession.",
     ),
     CodeTask(
         key="session-end",
         requests=(
-            "Logging out does nothing right now. Give the Play class a way to end a session.",
-            "Add a method on Play that invalidates it, for logout.",
-            "I'd like Play to have an instance method that closes it and drops its token.",
+            "Logging out does nothing right now. Give the Session class a way to end a session.",
+            "Add a method on Session that invalidates it, for logout.",
+            "I'd like Session to have an instance method that closes it and drops its token.",
         ),
-        index_query="Play class logout", recall_query="session logout token",
+        index_query="Session class logout", recall_query="session logout token",
         path="src/session.ts",
-        old=("export class Play {\n  static async create(user: { id: string }): Promise<Play> "
-             "{ return new Play() }\n}"),
-        new=("export class Play {\n  token: string | null = null\n\n  static async create(user: { id: string }): "
-             "Promise<Play> { return new Play() }\n\n  async end(): Promise<void> {\n"
+        old=("export class Session {\n  static async create(user: { id: string }): Promise<Session> "
+             "{ return new Session() }\n}"),
+        new=("export class Session {\n  token: string | null = null\n\n  static async create(user: { id: string }): "
+             "Promise<Session> { return new Session() }\n\n  async end(): Promise<void> {\n"
              "    this.token = null\n  }\n}"),
-        todos=("Add end() to the Play class", "Type-check", "Run the test suite"),
-        store_title="Play end for logout",
-        store_content="Play.end() clears the token; logout calls it. Tests green.",
-        tags=("session", "logout"), summary="`Play` has an `end()` method that clears its token",
+        todos=("Add end() to the Session class", "Type-check", "Run the test suite"),
+        store_title="Session end for logout",
+        store_content="Session.end() clears the token; logout calls it. Tests green.",
+        tags=("session", "logout"), summary="`Session` has an `end()` method that clears its token",
         naming="named it `end`, not `endSession`: `session.end()` reads fine",
         rule="Methods never repeat their class name.",
     ),

@@ -14,9 +14,9 @@ CATEGORY = "tools"
 # Requests that propose a name repeating its module or class; the agent keeps the house rule.
 NAMED_REQUESTS = {
     "users-get": ("Add a getUser(id) function to src/users.ts.", "Write userGet for the users module, lookup by id."),
-    "session-refresh": ("Give Play a refreshSession method that renews from a token.",
-                        "Add Play.refreshSession(token) please."),
-    "session-end": ("Add an endSession() method to Play for logout.",),
+    "session-refresh": ("Give Session a refreshSession method that renews from a token.",
+                        "Add Session.refreshSession(token) please."),
+    "session-end": ("Add an endSession() method to Session for logout.",),
     "carts-module": ("Create src/carts.ts with findCart(tag) and listCarts().",),
     "todos-module": ("Make src/todos.ts exporting addTodo, completeTodo and listTodos.",),
     "log-levels": ("Write src/log.ts with logInfo and logWarn.",),
