@@ -25,6 +25,7 @@ from dataset.build import (
     parse_categories,
     read_jsonl,
 )
+from dataset.generators import RECIPES
 from dataset.poison import POISONED, poison
 from dataset.tokens import MAX_TOKENS, TokenCounter, TokenizerUnavailable, load_counter
 from dataset.validate import parse_line, validate_lines
@@ -95,7 +96,14 @@ def cmd_build(args: argparse.Namespace) -> int:
         if hand_path is None and not args.no_handwritten and DEFAULT_HANDWRITTEN.exists():
             hand_path = DEFAULT_HANDWRITTEN
         hand = load_handwritten(hand_path) if hand_path else []
-        result = build(seed=args.seed, count=args.count, categories=counts, handwritten=hand)
+        recipes = None
+        if args.recipes is not None:
+            recipes = {name.strip() for name in args.recipes.split(",") if name.strip()}
+            known = {r.name for category in RECIPES.values() for r in category}
+            if not recipes or recipes - known:
+                raise BadInput(f"--recipes: unknown recipe(s) {', '.join(sorted(recipes - known)) or '(none given)'} "
+                               f"(known: {', '.join(sorted(known))})")
+        result = build(seed=args.seed, count=args.count, categories=counts, handwritten=hand, recipes=recipes)
     except BuildError as exc:
         raise BadInput(str(exc)) from None
     tokens = _counter(args)
@@ -230,6 +238,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--handwritten", metavar="FILE", help=f"hand-written lines to merge (default {DEFAULT_HANDWRITTEN.name} "
                    "when present)")
     b.add_argument("--no-handwritten", action="store_true", help="merge no hand-written lines")
+    b.add_argument("--recipes", metavar="NAMES", help="play only these recipes, e.g. introduce,bt-probe (a selection: "
+                   "the offline demo's)")
     b.add_argument("--poison", action="store_true", help="break the hard invariants on purpose (every self-introduction "
                    "as BT-7274, every ssh to sin as root@sin): a build to test the gate with, never to train on")
     _add_tokenizer(b)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -138,8 +138,21 @@ def _finish(recipe: Recipe, rng_seed: int, number: int, requests: Sequence[decon
     return line, ""
 
 
-def generate(counts: dict[str, int], seed: int, *, skip: Counter | None = None) -> tuple[list[dict[str, Any]], Counter]:
-    """Generated lines, category by category in table order. `skip`: lines per category that exist already."""
+def select_recipes(category: str, names: Collection[str] | None) -> tuple[Recipe, ...]:
+    """The category's recipes, only those named when `names` is given (BuildError when that leaves none)."""
+    recipes = RECIPES[category]
+    if names is None:
+        return recipes
+    chosen = tuple(r for r in recipes if r.name in names)
+    if not chosen:
+        raise BuildError(f"--recipes names no {category} recipe (its recipes: {', '.join(r.name for r in recipes)})")
+    return chosen
+
+
+def generate(counts: dict[str, int], seed: int, *, skip: Counter | None = None,
+             recipes_named: Collection[str] | None = None) -> tuple[list[dict[str, Any]], Counter]:
+    """Generated lines, category by category in table order. `skip`: lines per category that exist already;
+    `recipes_named`: play only these recipes (a selection, e.g. for the offline demo)."""
     requests = decontam.eval_requests()
     rejected: Counter = Counter()
     lines: list[dict[str, Any]] = []
@@ -147,7 +160,9 @@ def generate(counts: dict[str, int], seed: int, *, skip: Counter | None = None) 
     for category in CATEGORIES:
         wanted = max(0, counts.get(category, 0) - (skip or Counter())[category])
         rng = random.Random(f"madcat-dataset:{seed}:{category}")
-        recipes = RECIPES[category]
+        if not wanted:
+            continue
+        recipes = select_recipes(category, recipes_named)
         offset = rng.randrange(len(recipes))
         for i in range(wanted):
             recipe = recipes[(offset + i) % len(recipes)]
@@ -172,15 +187,15 @@ def generate(counts: dict[str, int], seed: int, *, skip: Counter | None = None) 
 
 
 def build(*, seed: int = 0, count: int | None = None, categories: dict[str, int] | None = None,
-          handwritten: Iterable[dict[str, Any]] = ()) -> BuildResult:
+          handwritten: Iterable[dict[str, Any]] = (), recipes: Collection[str] | None = None) -> BuildResult:
     """The dataset: `categories` counts, else the default table scaled to `count` (default 100).
 
-    Hand-written lines count towards their category's number.
+    Hand-written lines count towards their category's number. `recipes`: only these recipes are played.
     """
     counts = categories if categories is not None else scaled_counts(100 if count is None else count)
     hand = list(handwritten)
     by_category = Counter(line["meta"]["category"] for line in hand)
-    generated, rejected = generate(counts, seed, skip=by_category)
+    generated, rejected = generate(counts, seed, skip=by_category, recipes_named=recipes)
     lines: list[dict[str, Any]] = []
     for category in CATEGORIES:  # hand-written first within their category, then generated
         lines += [line for line in hand if line["meta"]["category"] == category]

@@ -86,6 +86,21 @@ def test_build_writes_a_valid_deterministic_file(capsys, tmp_path: Path):
     assert code == 0, out
 
 
+def test_build_plays_only_the_recipes_named(capsys, tmp_path: Path):
+    out = tmp_path / "demo.jsonl"
+    code, _, _ = run(capsys, "build", "--out", str(out), "--categories", "persona=6,tts=2", "--recipes",
+                     "introduce, bt-probe,speak", "--no-handwritten", "--no-tokens")
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert code == 0 and len(lines) == 8
+    assert {line["meta"]["recipe"] for line in lines} == {"introduce", "bt-probe", "speak"}
+    code, _, err = run(capsys, "build", "--out", str(tmp_path / "x.jsonl"), "--recipes", "introduce,nope", "--no-tokens")
+    assert code == 2 and "--recipes: unknown recipe(s) nope (known: " in err and len(err.splitlines()) == 1
+    code, _, err = run(capsys, "build", "--out", str(tmp_path / "x.jsonl"), "--categories", "mesh=2",
+                       "--recipes", "introduce", "--no-tokens")
+    assert code == 2 and "--recipes names no mesh recipe (its recipes: " in err
+    assert not (tmp_path / "x.jsonl").exists()
+
+
 def test_build_refuses_bad_handwritten_file(capsys, tmp_path: Path):
     hand = write(tmp_path / "hand.jsonl", "{broken")
     code, _, err = run(capsys, "build", "--out", str(tmp_path / "x.jsonl"), "--handwritten", str(hand), "--no-tokens")

@@ -88,7 +88,7 @@ def add_run_options(add: Callable[..., Any], prefix: str = "") -> None:
     add(f"--{prefix}max-tokens", type=_int("max_tokens"), default=None,
         help="tokens per completion (default 2048; local 256)")
     add(f"--{prefix}max-connections", type=_int("max_connections"), default=None,
-        help="concurrent requests (default 32; local 4)")
+        help="concurrent requests (default 32; local 8)")
     add(f"--{prefix}max-turns", type=_int("max_turns"), default=None,
         help="generations per scenario (default: the scenario's)")
     add(f"--{prefix}report-dir", default=str(DEFAULT_REPORT_DIR), help="where run dirs go (default reports/runs)")

@@ -10,8 +10,11 @@ format). A tool call that cannot be read becomes a ``ToolCall`` with ``parse_err
 tool loop reports it back and the graders count it as a failure; nothing here raises on model
 output.
 
-One copy of each (model, adapter) per process; generation runs in a worker thread under a lock,
-so the event loop stays free and concurrent samples take turns.
+One copy of each (model, adapter) per process. Generation runs on the engine's worker thread
+(evals/run/backends/local_engine.py): the prompt's shared head (system turn + tools) is encoded once per
+process, and concurrent samples are decoded together in one batch, so the event loop stays free. A
+model whose cache the engine cannot batch generates with transformers' ``generate``, one request at a
+time under a lock.
 
 model_args (``-M``): ``adapter`` (peft adapter dir), ``device`` (default cuda if available, else
 cpu), ``dtype`` (default float32 on cpu, the checkpoint's dtype elsewhere), ``threads`` (torch
@@ -44,6 +47,15 @@ from inspect_ai.tool import ToolCall, ToolChoice, ToolInfo
 from core.chat_format import normalise_messages
 from core.chat_parse import parse_assistant_output
 from core.safe_io import JSON_ERRORS, json_reason
+from evals.run.backends.local_engine import (
+    MAX_BATCH,
+    Engine,
+    EngineUnsupported,
+    Generation,
+    Sampling,
+    eos_ids,
+    head_length,
+)
 from evals.run.inspect_messages import to_openai_messages
 
 PROVIDER_NAME = "madcat-local"
@@ -117,6 +129,7 @@ class LoadedModel:
     device: str
     threads: int | None
     lock: threading.Lock
+    engine: Engine | None = None
 
 
 _loaded: dict[tuple[str, str | None, str, str], LoadedModel] = {}
@@ -212,6 +225,7 @@ def load_model(
             small = sum(p.numel() for p in model.parameters()) < _SMALL_MODEL_PARAMS
             threads = 1 if small else None
         loaded = LoadedModel(model, tokenizer, device, threads, threading.Lock())
+        loaded.engine = Engine(model, tokenizer, device, threads, eos_ids(model))
         _loaded[key] = loaded
         return loaded
 
@@ -219,12 +233,24 @@ def load_model(
 # --------------------------------------------------------------------------- generation
 
 
-@dataclass
-class Generation:
-    text: str
-    input_tokens: int
-    output_tokens: int
-    stopped_at_eos: bool
+def _generate_engine(loaded: LoadedModel, prompt: str, head_of: Any, config: GenerateConfig,
+                     max_tokens: int) -> Generation:
+    """Through the engine (shared head + batched decoding); `generate` for a model it cannot batch."""
+    engine = loaded.engine
+    if engine is not None:
+        ids = loaded.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        sampling = Sampling(seed=config.seed)
+        if config.temperature is not None and config.temperature > 0:
+            sampling = Sampling(config.temperature, config.top_p, config.top_k, config.seed)
+        elif config.temperature is None:  # the model's own default, as generate would use
+            gen = loaded.model.generation_config
+            if getattr(gen, "do_sample", False):
+                sampling = Sampling(gen.temperature, gen.top_p, gen.top_k, config.seed)
+        try:
+            return engine.generate(ids, head_of(ids), max_tokens, sampling, list(config.stop_seqs or []))
+        except EngineUnsupported:
+            loaded.engine = None
+    return _generate_sync(loaded, prompt, config, max_tokens)
 
 
 def _generate_sync(loaded: LoadedModel, prompt: str, config: GenerateConfig, max_tokens: int) -> Generation:
@@ -263,14 +289,13 @@ def _generate_sync(loaded: LoadedModel, prompt: str, config: GenerateConfig, max
             torch.set_num_threads(old_threads)
     prompt_len = inputs["input_ids"].shape[1]
     new_tokens = output[0, prompt_len:].tolist()
-    eos = model.generation_config.eos_token_id
-    eos_ids = set(eos if isinstance(eos, list) else [eos]) if eos is not None else set()
+    stop_ids = eos_ids(model)
     text = tokenizer.decode(new_tokens, skip_special_tokens=True, clean_up_tokenization_spaces=False)
     return Generation(
         text=text,
         input_tokens=prompt_len,
         output_tokens=len(new_tokens),
-        stopped_at_eos=bool(new_tokens) and new_tokens[-1] in eos_ids,
+        stopped_at_eos=bool(new_tokens) and new_tokens[-1] in stop_ids,
     )
 
 
@@ -309,15 +334,21 @@ class MadcatLocalAPI(ModelAPI):
         config: GenerateConfig,
     ) -> ModelOutput:
         specs = tool_specs(tools) if tools and tool_choice != "none" else []
-        prompt = self.loaded.tokenizer.apply_chat_template(
-            messages_to_openai(input),
+        messages = messages_to_openai(input)
+        tokenizer = self.loaded.tokenizer
+        prompt = tokenizer.apply_chat_template(
+            messages,
             tools=specs or None,
             tokenize=False,
             add_generation_prompt=True,
         )
         max_tokens = config.max_tokens or DEFAULT_MAX_TOKENS
         started = time.monotonic()
-        result = await anyio.to_thread.run_sync(_generate_sync, self.loaded, prompt, config, max_tokens)
+
+        def head_of(ids: list[int]) -> int:
+            return head_length(tokenizer, messages, specs or None, ids)
+
+        result = await anyio.to_thread.run_sync(_generate_engine, self.loaded, prompt, head_of, config, max_tokens)
         message = assistant_message_from_text(result.text, specs, self.model_name)
         if message.tool_calls:
             stop_reason = "tool_calls"
@@ -342,8 +373,8 @@ class MadcatLocalAPI(ModelAPI):
         return DEFAULT_MAX_TOKENS
 
     def max_connections(self) -> int:
-        # Generation is serialised per model; more connections would only queue on the lock.
-        return 4
+        # Requests in flight are decoded together, up to the engine's batch.
+        return MAX_BATCH
 
 
 @modelapi(name=PROVIDER_NAME)

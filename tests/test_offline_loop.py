@@ -1,0 +1,63 @@
+"""e2e.offline_loop's plumbing and benchmarks.demo's report (the loop itself runs in benchmarks.demo)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.demo import behaviour_rows, to_markdown
+from e2e import offline_loop
+
+
+def _row(diff: float | None, low: float | None, high: float | None) -> dict[str, object]:
+    return {"diff": diff, "ci_low": low, "ci_high": high, "arm_only_passed": 3, "ref_only_passed": 0}
+
+
+COMPARISON = {
+    "arms": [
+        {"name": "baseline", "behaviours": {"a.x": {"n": 4, "passed": 0}, "b.y": {"n": 4, "passed": 1},
+                                            "c.z": {"n": 4, "passed": 0}}},
+        {"name": "adapter", "behaviours": {"a.x": {"n": 4, "passed": 4}, "b.y": {"n": 4, "passed": 2},
+                                           "c.z": {"n": 4, "passed": 0}}},
+    ],
+    "paired": [{"behaviours": {"a.x": _row(1.0, 1.0, 1.0), "b.y": _row(0.25, 0.0, 0.75),
+                               "c.z": _row(None, None, None)}}],
+}
+
+
+def test_only_an_interval_above_zero_is_a_learned_difference() -> None:
+    assert [b for b, _ in offline_loop.significant(COMPARISON)] == ["a.x"]
+    assert offline_loop.significant({"paired": []}) == []
+
+
+def test_the_benchmark_table_has_every_behaviour_and_marks_the_significant_ones() -> None:
+    rows = behaviour_rows(COMPARISON)
+    assert [(r["behaviour"], r["baseline_passed"], r["adapter_passed"], r["significant"]) for r in rows] == [
+        ("a.x", 0, 4, True), ("b.y", 1, 2, False), ("c.z", 0, 0, False)]
+    md = to_markdown({"commit": "0123456789abcdef", "date": "d", "total_seconds": 290.0, "gate": "FAIL",
+                      "machine": {"cores": 2, "processor": "", "machine": "x86_64", "python": "3.11",
+                                  "load_before": 0.1, "load_after": 1.9},
+                      "steps": [{"step": "train", "seconds": 120.0}], "behaviours": rows})
+    assert "**Total: 290 s (4.8 min)**" in md and "| train | 120 |" in md
+    assert "| a.x | 4 | 0 | 4 | +1.00 (+1.00 to +1.00) | yes |" in md
+    assert "| c.z | 4 | 0 | 0 | — |  |" in md
+
+
+def test_parallel_chains_run_in_order_and_a_failure_stops_its_chain(tmp_path: Path, capsys) -> None:
+    log = tmp_path / "log"
+
+    def append(text: str, code: int = 0) -> list[str]:
+        return [sys.executable, "-c", f"open({str(log)!r}, 'a').write({text!r} + chr(10)); raise SystemExit({code})"]
+
+    offline_loop.TIMINGS.clear()
+    offline_loop._parallel_steps(1, 1, "ok", {"a": [append("a1"), append("a2")], "b": [append("b1")]}, ok_codes=(0,))
+    assert log.read_text().split().index("a1") < log.read_text().split().index("a2")
+    assert offline_loop.TIMINGS[-1]["step"] == "ok"
+    log.unlink()
+    with pytest.raises(SystemExit, match=r"step 2 \(bad\) failed for a"):
+        offline_loop._parallel_steps(2, 2, "bad", {"a": [append("a1", 3), append("a2")], "b": [append("b1")]},
+                                     ok_codes=(0,))
+    assert sorted(log.read_text().split()) == ["a1", "b1"]  # a2 never ran
+    assert "exits {" in capsys.readouterr().out
