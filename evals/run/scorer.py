@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from inspect_ai.log import EvalSample
 from inspect_ai.scorer import (
     CORRECT,
     INCORRECT,
@@ -31,8 +32,9 @@ from evals.world import load_tool_specs
 TRAJECTORY_LINES = 40  # the compact view keeps the first and last steps of a long trajectory
 
 
-def transcript_from_state(state: TaskState, tools: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """The trajectory in the transcript format (world, faults and expectations from the sample)."""
+def transcript_from_state(state: TaskState | EvalSample, tools: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The trajectory in the transcript format (world, faults and expectations from the sample): of a sample being
+    scored, or of one read back from an inspect log (reports/real-model/regrade.py)."""
     meta = state.metadata
     return {"messages": to_openai_messages(state.messages), "tools": tools if tools is not None else load_tool_specs(),
             "world": meta.get("world") or {}, "faults": meta.get("faults") or {},

@@ -22,9 +22,8 @@ sys.path.insert(0, str(REPO))
 
 from core.safe_io import write_json_atomic  # noqa: E402
 from evals.catalog import grade, hard_violations  # noqa: E402
-from evals.run.inspect_messages import to_openai_messages  # noqa: E402
 from evals.run.results import summarize  # noqa: E402
-from evals.run.scorer import compact_trajectory  # noqa: E402
+from evals.run.scorer import compact_trajectory, transcript_from_state  # noqa: E402
 from evals.thresholds import load_thresholds  # noqa: E402
 from evals.transcript import load_transcript  # noqa: E402
 from evals.world import load_tool_specs  # noqa: E402
@@ -38,12 +37,7 @@ def transcripts(log_dir: Path) -> dict[tuple[str, int], dict[str, Any]]:
     out: dict[tuple[str, int], dict[str, Any]] = {}
     for path in sorted(log_dir.rglob("*.eval")):
         for sample in read_eval_log(str(path)).samples or []:
-            meta = sample.metadata or {}
-            out[(str(meta.get("scenario")), int(sample.epoch))] = {
-                "messages": to_openai_messages(sample.messages), "tools": tools,
-                "world": meta.get("world") or {}, "faults": meta.get("faults") or {},
-                "meta": {"scenario": meta.get("scenario"), "eval": meta.get("eval"), "expect": meta.get("expect") or {},
-                         "check": meta.get("check") or {}, "epoch": sample.epoch}}
+            out[(str((sample.metadata or {}).get("scenario")), int(sample.epoch))] = transcript_from_state(sample, tools)
     return out
 
 
