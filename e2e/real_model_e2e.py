@@ -183,22 +183,34 @@ def outcome_counts(run_dir: Path) -> dict[str, Any]:
     return dict(reasons.most_common(8))
 
 
-def compare_and_gate(step: Step, runs: dict[str, Path], summary: dict[str, Any], tag: str = "") -> None:
-    names = list(runs)
-    step.run(f"compare{tag}", [sys.executable, "-m", "reports", "compare", *map(str, runs.values()), "--names",
-                                ",".join(names), "--out", str(step.out / f"comparison{tag}")])
-    gates = summary.setdefault("gates", {})
-    for name in names:
-        if name == "base":
-            continue
-        gate = step.run(f"gate-{name}", [sys.executable, "-m", "reports", "gate", str(runs[name]), "--baseline",
-                                         str(runs["base"])], ok_codes=(0, 1))
-        write_text_atomic(step.out / f"gate-{name}.txt", gate.stdout + gate.stderr)
-        verdict = json.loads((runs[name] / "gate.json").read_text())
-        shutil.copy(runs[name] / "gate.json", step.out / f"gate-{name}.json")
-        failed = [r for r in verdict.get("rules", []) if r.get("status") == "fail"]
-        gates[name] = {"exit": gate.returncode, "verdict": verdict.get("verdict"),
-                       "failed_rules": {r["rule"]: len(r.get("failures") or []) for r in failed}}
+SEED_ARM = "-seed8"  # an arm that repeats another with only the sampling seed changed
+
+
+def gate(step: Step, name: str, run: Path, base: Path, summary: dict[str, Any]) -> None:
+    """`reports gate RUN --baseline BASE`: its text and gate.json into the record, its verdict into the summary."""
+    result = step.run(f"gate-{name}", [sys.executable, "-m", "reports", "gate", str(run), "--baseline", str(base)],
+                      ok_codes=(0, 1))
+    write_text_atomic(step.out / f"gate-{name}.txt", result.stdout + result.stderr)
+    verdict = json.loads((run / "gate.json").read_text())
+    shutil.copy(run / "gate.json", step.out / f"gate-{name}.json")
+    failed = [r for r in verdict.get("rules", []) if r.get("status") == "fail"]
+    summary.setdefault("gates", {})[name] = {
+        "exit": result.returncode, "verdict": verdict.get("verdict"),
+        "failed_rules": {r["rule"]: len(r.get("failures") or []) for r in failed}}
+
+
+def compare_gate_and_flips(step: Step, base: Path, runs: dict[str, Path], summary: dict[str, Any],
+                           tag: str = "") -> None:
+    """Compare the base with every arm but the seed repeats, gate every arm, and measure the seed repeats' flips."""
+    main_arms = {"base": base, **{n: p for n, p in runs.items() if n != "base" and not n.endswith(SEED_ARM)}}
+    step.run(f"compare{tag}", [sys.executable, "-m", "reports", "compare", *map(str, main_arms.values()),
+                                "--names", ",".join(main_arms), "--out", str(step.out / f"comparison{tag}")])
+    for name, run in runs.items():
+        if name != "base":
+            gate(step, name, run, base, summary)
+        if name.endswith(SEED_ARM):
+            summary["measured"].setdefault("seed_stability", {})[name] = verdict_flips(
+                runs[name.removesuffix(SEED_ARM)], run)
 
 
 def verdict_flips(first: Path, second: Path) -> dict[str, Any]:
@@ -248,15 +260,7 @@ def main(argv: list[str] | None = None) -> int:
             arms = args.arm or [parse_arm(a) for a in DEFAULT_ARMS]
             runs = eval_arms(step, work, args, arms)
             record_arms(runs, summary)
-            main_arms = {n: p for n, p in runs.items() if not n.endswith("-seed8")}
-            compare_and_gate(step, main_arms, summary)
-            seeds = [n for n in runs if n.endswith("-seed8")]
-            for name in seeds:
-                other = runs[name.removesuffix("-seed8")]
-                summary["measured"].setdefault("seed_stability", {})[name] = verdict_flips(other, runs[name])
-                gate_seed = step.run(f"gate-{name}", [sys.executable, "-m", "reports", "gate", str(runs[name]),
-                                                      "--baseline", str(runs["base"])], ok_codes=(0, 1))
-                write_text_atomic(out / f"gate-{name}.txt", gate_seed.stdout + gate_seed.stderr)
+            compare_gate_and_flips(step, runs["base"], runs, summary)
             summary["base_run"] = str(runs["base"])
         else:
             ensure_model(step, work, args)
@@ -264,15 +268,10 @@ def main(argv: list[str] | None = None) -> int:
             step.run(f"load-{adapter.name}", [sys.executable, "-m", "serving", "load", "--base-url", args.base_url,
                                               "--name", adapter.name, "--path", str(adapter)])
             check(step, args, adapter.name)
-            arms = args.arm or [(adapter.name, adapter.name, 7), (f"{adapter.name}-seed8", adapter.name, 8)]
+            arms = args.arm or [(adapter.name, adapter.name, 7), (f"{adapter.name}{SEED_ARM}", adapter.name, 8)]
             runs = eval_arms(step, work, args, arms)
             record_arms(runs, summary)
-            base = base_run(work, args, summary)
-            main_arms = {"base": base, **{n: p for n, p in runs.items() if not n.endswith("-seed8")}}
-            compare_and_gate(step, main_arms, summary, tag=f"-{args.round_name}")
-            for name in [n for n in runs if n.endswith("-seed8")]:
-                summary["measured"].setdefault("seed_stability", {})[name] = verdict_flips(
-                    runs[name.removesuffix("-seed8")], runs[name])
+            compare_gate_and_flips(step, base_run(work, args, summary), runs, summary, tag=f"-{args.round_name}")
         summary["outcome"] = f"{args.phase}: complete"
         if args.phase in ("eval", "round"):
             write_text_atomic(out / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
