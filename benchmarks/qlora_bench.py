@@ -36,29 +36,24 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from training.memory import KNOWN_CONFIGS  # noqa: E402
+
 GB = 1e9
-FULL_LAYERS = 48
 SEED_EXAMPLES, SEED_EPOCHS, SEED_GRAD_ACCUM = 100, 3, 8
+# The replica: Qwen3-Coder-Next's widths, from the one copy of its architecture (training/memory.py), at 4 layers
+# and an 8k context.
+_FULL = KNOWN_CONFIGS["Qwen/Qwen3-Coder-Next"]
 REPLICA_SIZES = {
     "layers": 4,
-    "full_attention_interval": 4,
-    "hidden_size": 2048,
-    "intermediate_size": 5120,
-    "num_attention_heads": 16,
-    "num_key_value_heads": 2,
-    "head_dim": 256,
-    "linear_num_key_heads": 16,
-    "linear_num_value_heads": 32,
-    "linear_key_head_dim": 128,
-    "linear_value_head_dim": 128,
-    "linear_conv_kernel_dim": 4,
-    "num_experts": 512,
-    "num_experts_per_tok": 10,
-    "moe_intermediate_size": 512,
-    "shared_expert_intermediate_size": 512,
+    **{name: _FULL[name] for name in (
+        "full_attention_interval", "hidden_size", "intermediate_size", "num_attention_heads", "num_key_value_heads",
+        "head_dim", "linear_num_key_heads", "linear_num_value_heads", "linear_key_head_dim", "linear_value_head_dim",
+        "linear_conv_kernel_dim", "num_experts", "num_experts_per_tok", "moe_intermediate_size",
+        "shared_expert_intermediate_size")},
     "max_position_embeddings": 8192,
 }
-VOCAB = 151936
+VOCAB = _FULL["vocab_size"]
+FULL_LAYERS = _FULL["num_hidden_layers"]
 
 
 # ----------------------------------------------------------------------------- replica
