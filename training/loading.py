@@ -271,7 +271,8 @@ def _assemble_experts(
     return gate_up, down
 
 
-def load_bf16_grouped(directory: Path, cfg: TrainConfig, device: torch.device) -> tuple[Any, LoadReport]:
+def load_unquantised(directory: Path, cfg: TrainConfig, device: torch.device) -> tuple[Any, LoadReport]:
+    """transformers' own from_pretrained in the compute dtype: bf16-grouped experts, or a dense model (none)."""
     from transformers import AutoModelForCausalLM
 
     start = time.time()
@@ -347,8 +348,8 @@ def load_base_model(cfg: TrainConfig, device: torch.device | None = None) -> tup
     """(frozen model, report) for the config's model and experts mode."""
     directory = model_dir(cfg.model)
     device = device or resolve_device(cfg)
-    loader = {"nf4-grouped": load_nf4_grouped, "int8-grouped": load_nf4_grouped, "bf16-grouped": load_bf16_grouped,
-              "none": load_bf16_grouped, "bnb-per-expert": load_bnb_per_expert}[cfg.experts]
+    loader = {"nf4-grouped": load_nf4_grouped, "int8-grouped": load_nf4_grouped, "bf16-grouped": load_unquantised,
+              "none": load_unquantised, "bnb-per-expert": load_bnb_per_expert}[cfg.experts]
     model, report = loader(directory, cfg, device)
     for p in model.parameters():
         p.requires_grad_(False)
