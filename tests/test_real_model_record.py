@@ -82,10 +82,31 @@ def test_regrading_applies_the_current_grader_and_keeps_incomplete_rows() -> Non
 
 def test_a_round_on_a_fresh_machine_compares_with_the_recorded_base(tmp_path: Path) -> None:
     from e2e.gpu_e2e import StepFailed
-    from e2e.real_model_e2e import base_run
+    from e2e.real_model_e2e import base_run, recorded_runs
 
-    args = argparse.Namespace(base_results=str(RECORD / "results-base.json"))
-    run = base_run(tmp_path, args, {})
+    recorded = recorded_runs(tmp_path, [("base", str(RECORD / "results-base.json")),
+                                        ("smol-madcat", str(RECORD / "results-smol-madcat.json"))])
+    run = base_run({}, recorded, {})
     assert json.loads((run / "results.json").read_text())["summary"]["passed"] == 0
-    with pytest.raises(StepFailed, match="--base-results"):
-        base_run(tmp_path, argparse.Namespace(base_results=None), {})
+    assert json.loads((recorded["smol-madcat"] / "results.json").read_text())["summary"]["passed"] == 8
+    with pytest.raises(StepFailed, match="--recorded base="):
+        base_run({}, {}, {})
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(StepFailed, match="not a results.json"):
+        recorded_runs(tmp_path, [("x", str(tmp_path / "bad.json"))])
+
+
+@pytest.mark.parametrize("text", ["a=b.yaml", "a=b.yaml:400"])
+def test_adapter_specs_parse(text: str) -> None:
+    from e2e.real_model_e2e import parse_adapter
+
+    name, recipe, lines = parse_adapter(text)
+    assert (name, recipe) == ("a", "b.yaml") and lines == (400 if text.endswith("400") else None)
+
+
+@pytest.mark.parametrize("text", ["a", "=b.yaml", "a=", "a=b.yaml:", "a=b.yaml:x", "a=b.yaml:0"])
+def test_bad_adapter_specs_are_refused_in_one_line(text: str) -> None:
+    from e2e.real_model_e2e import parse_adapter
+
+    with pytest.raises(argparse.ArgumentTypeError, match="NAME=RECIPE"):
+        parse_adapter(text)

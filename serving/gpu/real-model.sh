@@ -11,11 +11,13 @@
 #   real-model.sh pack             the record (and the inspect logs) as xz tars into $OUT
 # A whole run on a fresh machine: stash 0; stash 1, early, bg prepare; stash 2..5; stash 6, install, wait prepare;
 # bg serve, wait serve; bg eval, wait eval, pack (repeat wait + pack until it has ended).
-# Round 2 on a fresh machine: stash 0..6, early, install; bg serve; wait serve;
-# bg round --recipe training/configs/smol-r2.yaml --base-results reports/real-model/results-base.json; wait round; pack.
+# A next round on a fresh machine (REC=/tmp/real-model-r2 on every call: its own record): stash 0; stash 1, early,
+# bg train --adapter NAME=RECIPE[:LINES] ...; stash 2..5; stash 6, install, wait train; bg serve, wait serve;
+# bg eval --arm NAME=NAME:7 --arm NAME-seed8=NAME:8 ... --recorded base=reports/real-model/results-base.json
+# --recorded smol-madcat=reports/real-model/results-smol-madcat.json; wait eval; pack.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-SITE=/tmp/site PARTS=/tmp/parts REC=/tmp/real-model WORK=/tmp/madcat-real
+SITE=/tmp/site PARTS=/tmp/parts REC=${REC:-/tmp/real-model} WORK=/tmp/madcat-real
 export PYTHONPATH=$SITE PATH=$SITE/bin:$PATH HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1 \
   TOKENIZERS_PARALLELISM=false
 mkdir -p $PARTS $SITE/bin $REC
