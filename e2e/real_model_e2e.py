@@ -172,8 +172,22 @@ def check(step: Step, args: argparse.Namespace, adapter: str) -> None:
                                   "--adapter", adapter, "--base-model", SERVED_BASE, "--json"])
 
 
+def load_missing(step: Step, work: Path, args: argparse.Namespace, adapters: set[str]) -> None:
+    """Load into the running server, and check, each adapter trained after it started (a train phase that ran
+    beside the serve phase)."""
+    from serving.server_api import ServerClient
+
+    with ServerClient(args.base_url) as client:
+        listed = {m.get("id") for m in client.models()}
+    for name in sorted(adapters - listed):
+        step.run(f"load-{name}", [sys.executable, "-m", "serving", "load", "--base-url", args.base_url,
+                                  "--name", name, "--path", str(work / "adapters" / name)])
+        check(step, args, name)
+
+
 def eval_arms(step: Step, work: Path, args: argparse.Namespace, arms: list[tuple[str, str, int]]) -> dict[str, Path]:
     """Every arm's `pytest evals/` at once against the one server; returns arm -> run directory."""
+    load_missing(step, work, args, {adapter for _, adapter, _ in arms if adapter != "none"})
     procs: dict[str, tuple[subprocess.Popen, Path, float, list[str]]] = {}
     for name, adapter, seed in arms:
         report_dir = work / "runs" / name
