@@ -318,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     earlier = out / "summary.json"
     summary: dict[str, Any] = json.loads(earlier.read_text()) if earlier.exists() else {"steps": [], "measured": {}}
     summary.setdefault("versions", versions())
+    first_new_step = len(summary["steps"])
     summary["outcome"] = f"running {args.phase}"
     step = Step(out, summary)
     started = time.monotonic()
@@ -342,16 +343,35 @@ def main(argv: list[str] | None = None) -> int:
             serve(step, work, args, summary)
         summary["outcome"] = f"{args.phase}: complete"
         if args.phase == "eval":
-            write_text_atomic(out / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
+            summary = save_summary(out, summary, first_new_step)
             write_text_atomic(out / "summary.md", render(out))
     except (StepFailed, subprocess.TimeoutExpired, OSError, KeyError, ValueError) as exc:
         summary["outcome"] = f"{args.phase}: stopped: {exc.__class__.__name__}: {exc}"
     finally:
         summary["measured"].setdefault("phase_seconds", {})[args.phase] = round(time.monotonic() - started, 1)
-        write_text_atomic(out / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
+        summary = save_summary(out, summary, first_new_step)
         print(f"[real] {summary['outcome']}", flush=True)
     print_brief(summary)
     return 0 if summary["outcome"].endswith("complete") else 1
+
+
+def save_summary(out: Path, summary: dict[str, Any], first_new_step: int) -> dict[str, Any]:
+    """Write summary.json merged with what another phase wrote meanwhile (the train and serve phases may run at
+    once): its steps and measurements kept, this phase's added; returns what was written."""
+    path = out / "summary.json"
+    try:
+        disk = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        disk = None
+    if isinstance(disk, dict) and isinstance(disk.get("steps"), list) and isinstance(disk.get("measured"), dict):
+        steps = disk["steps"] + [s for s in summary["steps"][first_new_step:] if s not in disk["steps"]]
+        measured = dict(disk["measured"])
+        for key, value in summary["measured"].items():
+            both_dicts = isinstance(value, dict) and isinstance(measured.get(key), dict)
+            measured[key] = {**measured[key], **value} if both_dicts else value
+        summary = {**disk, **summary, "steps": steps, "measured": measured}
+    write_text_atomic(path, json.dumps(summary, indent=2, default=str) + "\n")
+    return summary
 
 
 def record_arms(runs: dict[str, Path], summary: dict[str, Any]) -> None:

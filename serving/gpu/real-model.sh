@@ -7,7 +7,8 @@
 #   real-model.sh install          unpack and install everything (all parts); a `vllm` command in /tmp/site/bin
 #   real-model.sh PHASE ARGS       python -m e2e.real_model_e2e /tmp/real-model --phase PHASE ARGS
 #   real-model.sh bg PHASE ARGS    the same in its own session (it outlives the call); output in the record
-#   real-model.sh wait PHASE [S]   wait up to S seconds (default 520) for a background phase; print its tail
+#   real-model.sh wait PHASE [S]   wait up to S seconds (default 520) for a background phase; print its tail; the
+#                                  record so far (less the server's log) into $OUT
 #   real-model.sh pack             the record (and the inspect logs) as xz tars into $OUT
 # A whole run on a fresh machine: stash 0; stash 1, early, bg prepare; stash 2..5; stash 6, install, wait prepare;
 # bg serve, wait serve; bg eval, wait eval, pack (repeat wait + pack until it has ended).
@@ -39,7 +40,9 @@ case ${1:?verb} in
     end=$((SECONDS + ${3:-520}))
     while pgrep -f "real_model_e2e $REC --phase $2" > /dev/null && ((SECONDS < end)); do sleep 5; done
     pgrep -f "real_model_e2e $REC --phase $2" > /dev/null && echo "$2 still running" || echo "$2 ended"
-    tail -n 40 $REC/"$2".out ;;
+    tail -n 40 $REC/"$2".out
+    # the record so far comes back with every wait: a machine released between calls loses /tmp
+    tar cJf "$OUT/record.tar.xz" -C $REC --exclude vllm-serve.log . 2>/dev/null || true ;;
   pack)
     tar cJf "$OUT/record.tar.xz" -C $REC . && find $WORK/runs -name '*.eval' | tar cf "$OUT/evallogs.tar" -T - ;;
   *) verb=$1; shift; python3 -m e2e.real_model_e2e $REC --phase "$verb" --work $WORK "$@" ;;
