@@ -14,9 +14,10 @@ the server is started in its own session and outlives the call that started it):
     train     the loop's next iteration: train more adapters at once (--adapter NAME=RECIPE[:LINES],
               repeatable; LINES: on a fresh `dataset build --count LINES`, which must pass `dataset validate`)
     serve     start vLLM with every adapter trained on this machine, wait until ready, check each LoRA is live
-    eval      the arms (--arm NAME=ADAPTER:SEED, repeatable; defaults below), compare, gates, stability; without
-              a `base` arm, against the base run of an earlier eval phase, or the recorded one
-              (--base-results reports/real-model/results-base.json) on a fresh machine
+    eval      load and check any adapter trained after the server started; the arms (--arm NAME=ADAPTER:SEED,
+              repeatable; defaults below), compare, gates, stability; earlier runs' arms beside them
+              (--recorded NAME=results.json); without a `base` arm, against the base of an earlier eval
+              phase or the recorded one (--recorded base=reports/real-model/results-base.json)
 Everything measured goes to OUT_DIR/summary.json and summary.md (e2e/real_model_record.py), with each
 step's log under logs/. serving/gpu/real-model.sh runs the phases on the lent GPU host, the bundle's parts
 arriving one a call (serving/gpu/make-real-model-bundle.sh).

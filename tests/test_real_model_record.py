@@ -110,3 +110,29 @@ def test_bad_adapter_specs_are_refused_in_one_line(text: str) -> None:
 
     with pytest.raises(argparse.ArgumentTypeError, match="NAME=RECIPE"):
         parse_adapter(text)
+
+
+def test_phases_that_run_at_once_keep_each_others_steps(tmp_path: Path) -> None:
+    from e2e.real_model_e2e import save_summary
+
+    train = {"steps": [{"name": "convert"}], "measured": {"phase_seconds": {}}}
+    serve = {"steps": [], "measured": {"phase_seconds": {}}}
+    serve["steps"].append({"name": "check-x"})
+    serve["measured"]["phase_seconds"]["serve"] = 170.0
+    serve["measured"]["server_start_seconds"] = 170.0
+    save_summary(tmp_path, serve, 0)  # the serve phase ends first
+    train["steps"].append({"name": "train-x"})
+    train["measured"]["phase_seconds"]["train"] = 393.0
+    merged = save_summary(tmp_path, train, 0)
+    on_disk = json.loads((tmp_path / "summary.json").read_text())
+    assert on_disk == merged
+    assert [s["name"] for s in merged["steps"]] == ["check-x", "convert", "train-x"]
+    assert merged["measured"] == {"phase_seconds": {"serve": 170.0, "train": 393.0}, "server_start_seconds": 170.0}
+
+
+def test_a_broken_summary_on_disk_is_replaced_not_merged(tmp_path: Path) -> None:
+    from e2e.real_model_e2e import save_summary
+
+    (tmp_path / "summary.json").write_text("{not json")
+    summary = {"steps": [{"name": "a"}], "measured": {}}
+    assert save_summary(tmp_path, summary, 0) == summary
