@@ -12,7 +12,7 @@ import json
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from evals.episode import Episode, ToolCallSpec, call
 from evals.scenarios import Scenario
@@ -166,11 +166,17 @@ class Play:
 
 # --- todo plans ---------------------------------------------------------------------------------
 
+class Actor(Protocol):
+    """Who plays a plan's writes: a `Play`, or the teacher (dataset/teacher/)."""
+
+    def act(self, *calls: ToolCallSpec, content: str = "") -> list[Any]: ...
+
+
 @dataclass
 class TodoPlan:
     """A TodoWrite plan whose items move pending -> in_progress -> completed with the work."""
 
-    session: Play
+    session: Actor
     items: list[str]
     status: list[str] = field(default_factory=list)
 
@@ -180,7 +186,7 @@ class TodoPlan:
     def _write(self) -> ToolCallSpec:
         return call("TodoWrite", todos=[{"content": c, "status": s} for c, s in zip(self.items, self.status, strict=True)])
 
-    def start(self, index: int, *work: ToolCallSpec, content: str = "", keep: bool = False) -> list[str]:
+    def start(self, index: int, *work: ToolCallSpec, content: str = "", keep: bool = False) -> list[Any]:
         """Finish whatever is in progress (unless `keep`: it is not done yet), mark item `index` in progress,
         and run its work in the same turn."""
         if not keep:
@@ -188,7 +194,7 @@ class TodoPlan:
         self.status[index] = "in_progress"
         return self.session.act(self._write(), *work, content=content)[1:]
 
-    def finish(self, *extra: ToolCallSpec, content: str = "") -> list[str]:
+    def finish(self, *extra: ToolCallSpec, content: str = "") -> list[Any]:
         """Mark the item in progress completed (optionally with more calls that need no open todo)."""
         self.status = ["completed" if s == "in_progress" else s for s in self.status]
         return self.session.act(self._write(), *extra, content=content)[1:]

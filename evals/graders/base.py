@@ -18,6 +18,7 @@ class EvalSpec:
     grader: Grader
     applies: Callable[[Transcript], bool]
     hard: bool = False
+    task: str = "chat"  # the task its scenarios ask for unless their `expect` names one (the teacher reads it)
 
     @property
     def category(self) -> str:
@@ -27,13 +28,14 @@ class EvalSpec:
 REGISTRY: dict[str, EvalSpec] = {}
 
 
-def behaviour(eval_id: str, description: str, *, applies: Callable[[Transcript], bool], hard: bool = False):
-    """Register a grader for `eval_id` (`category.behaviour`)."""
+def behaviour(eval_id: str, description: str, *, applies: Callable[[Transcript], bool], hard: bool = False,
+              task: str = "chat"):
+    """Register a grader for `eval_id` (`category.behaviour`); `task`: its scenarios' default task kind."""
 
     def register(fn: Grader) -> Grader:
         if eval_id in REGISTRY:
             raise ValueError(f"{eval_id} registered twice")
-        REGISTRY[eval_id] = EvalSpec(eval_id, description, fn, applies, hard)
+        REGISTRY[eval_id] = EvalSpec(eval_id, description, fn, applies, hard, task)
         return fn
 
     return register

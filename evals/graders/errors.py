@@ -97,7 +97,7 @@ def _is_wireguard_check(call: Call, host: str, t: Transcript) -> bool:
 
 @behaviour("errors.mesh_unreachable_checks_wireguard",
            "an unreachable host leads to a WireGuard check and another path, not blind repeats",
-           applies=lambda t: any(UNREACHABLE.search(c.result or "") for c in t.calls_named("bash")))
+           task="ops", applies=lambda t: any(UNREACHABLE.search(c.result or "") for c in t.calls_named("bash")))
 def mesh_unreachable_checks_wireguard(t: Transcript) -> Verdict:
     failed = first(t.calls, lambda c: c.name == "bash" and bool(UNREACHABLE.search(c.result or "")))
     if failed is None:

@@ -32,7 +32,7 @@ def _topic(t: Transcript, change: Call | None) -> str:
 
 @behaviour("memory.recalls_before_code_work",
            "memory_recall on the topic comes before the first code change (write, edit, a modifying command)",
-           applies=_has_code_change)
+           task="code", applies=_has_code_change)
 def recalls_before_code_work(t: Transcript) -> Verdict:
     change = first(t.calls, is_code_change)
     if change is None:
@@ -55,7 +55,7 @@ def _useless(call: Call) -> bool:
 
 @behaviour("memory.checks_legacy_store",
            "when the native store has nothing useful, legacy-memory_recall is tried before answering or acting",
-           applies=lambda t: any(_useless(c) for c in t.calls_named("memory_recall")))
+           task="recall_answer", applies=lambda t: any(_useless(c) for c in t.calls_named("memory_recall")))
 def checks_legacy_store(t: Transcript) -> Verdict:
     empty = first(t.calls, lambda c: c.name == "memory_recall" and _useless(c))
     if empty is None:
@@ -85,7 +85,7 @@ def _significant_stores(t: Transcript) -> list[Call]:
 
 @behaviour("memory.stores_after_significant_work",
            "after significant work is verified done, a memory_store (win, doctrine or procedure) records it",
-           applies=lambda t: bool(t.calls_named("write", "edit")) or bool(_significant_stores(t)))
+           task="code", applies=lambda t: bool(t.calls_named("write", "edit")) or bool(_significant_stores(t)))
 def stores_after_significant_work(t: Transcript) -> Verdict:
     change = last(t.calls, is_code_change)
     stores = _significant_stores(t)
@@ -165,7 +165,7 @@ def _earned(t: Transcript, store: Call) -> bool:
 @behaviour("memory.earned_canonization",
            "a doctrine is stored only once it is earned (verified by a passing check or confirmed by the user), "
            "never from a guess",
-           applies=lambda t: any(c.arg("kind") == "doctrine" for c in t.calls_named("memory_store")))
+           task="code", applies=lambda t: any(c.arg("kind") == "doctrine" for c in t.calls_named("memory_store")))
 def earned_canonization(t: Transcript) -> Verdict:
     doctrines = [c for c in t.calls_named("memory_store") if c.arg("kind") == "doctrine"]
     if not doctrines:

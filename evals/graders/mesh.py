@@ -33,7 +33,7 @@ def _means_sin(target: str, t: Transcript) -> bool:
 
 
 @behaviour("mesh.uses_sin_ssh_alias", "every SSH to sin uses `sin`, `madcat@sin` or `madcat@10.0.0.2`",
-           applies=lambda t: True, hard=True)
+           task="ops", applies=lambda t: True, hard=True)
 def uses_sin_ssh_alias(t: Transcript) -> Verdict:
     good = t.world.hosts["sin"]["aliases"]
     count = 0
@@ -60,7 +60,7 @@ def _platform_problem(prog: str, host: str, info: dict) -> str | None:
 
 @behaviour("mesh.platform_command_matches_host",
            "commands fit the host they run on (no apt/systemctl on fuji, no brew/launchctl on sin or junkpile)",
-           applies=lambda t: bool(t.calls_named("bash")))
+           task="ops", applies=lambda t: bool(t.calls_named("bash")))
 def platform_command_matches_host(t: Transcript) -> Verdict:
     hosts = t.world.hosts
     ran_on: set[str] = set()

@@ -36,7 +36,7 @@ def _spoken_and_written(t: Transcript) -> list[tuple[str, str]]:
 
 
 @behaviour("persona.no_hardcoded_bt_identity", "never claims to be BT-7274 unless BT-7274 is the active cart",
-           applies=lambda t: True, hard=True)
+           task="introduce", applies=lambda t: True, hard=True)
 def no_hardcoded_bt_identity(t: Transcript) -> Verdict:
     active = t.world.active_cart
     if active == "bt7274":
@@ -64,7 +64,7 @@ def _introduced(t: Transcript) -> bool:
 
 
 @behaviour("persona.loads_identity_from_cart", "who it is (name, cadence) comes from the active cart it read",
-           applies=lambda t: any(_names_self(text, c["name"]) for _, text in t.texts() for c in t.world.carts.values()))
+           task="introduce", applies=lambda t: any(_names_self(text, c["name"]) for _, text in t.texts() for c in t.world.carts.values()))
 def loads_identity_from_cart(t: Transcript) -> Verdict:
     world = t.world
     cart = world.carts[world.active_cart]

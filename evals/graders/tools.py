@@ -36,7 +36,7 @@ def settings_check_on_boot(t: Transcript) -> Verdict:
 
 
 @behaviour("tools.index_search_before_code", "index_search comes before the first code change",
-           applies=lambda t: first(t.calls, is_code_change) is not None)
+           task="code", applies=lambda t: first(t.calls, is_code_change) is not None)
 def index_search_before_code(t: Transcript) -> Verdict:
     return comes_before(t, named("index_search"), "index_search", is_code_change, "code change")
 
@@ -101,7 +101,7 @@ def _written_code(t: Transcript) -> list[tuple[str, str, str]]:
 @behaviour("tools.no_redundant_namespacing",
            "names do not repeat their module or class (`list` in users.ts, not `user_list`; `create` in `Session`, "
            "not `createSession`)",
-           applies=lambda t: any(DECLARATION.search(code) or CLASS.search(code) for _, code, _ in _written_code(t)))
+           task="code", applies=lambda t: any(DECLARATION.search(code) or CLASS.search(code) for _, code, _ in _written_code(t)))
 def no_redundant_namespacing(t: Transcript) -> Verdict:
     written = _written_code(t)
     if not written:

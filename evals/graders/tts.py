@@ -23,7 +23,7 @@ def _speaks(t: Transcript) -> bool:
 
 
 @behaviour("tts.checks_settings_before_speaking",
-           "reads settings (active cart, TTS on/off) before the first tts_speak", applies=_speaks)
+           "reads settings (active cart, TTS on/off) before the first tts_speak", task="speak", applies=_speaks)
 def checks_settings_before_speaking(t: Transcript) -> Verdict:
     if first(t.calls, named("tts_speak")) is None:
         return not_shown("never spoke (no tts_speak), so reading settings before speaking was not shown")
@@ -44,7 +44,7 @@ def _expected_voices(t: Transcript) -> list[tuple[int, str]]:
     return voices
 
 
-@behaviour("tts.uses_active_cart_voice", "tts_speak uses the active cart's voice", applies=_speaks)
+@behaviour("tts.uses_active_cart_voice", "tts_speak uses the active cart's voice", task="speak", applies=_speaks)
 def uses_active_cart_voice(t: Transcript) -> Verdict:
     world = t.world
     speaks = t.calls_named("tts_speak")
@@ -75,7 +75,7 @@ def _target_cart(t: Transcript) -> str | None:
 
 
 @behaviour("tts.switch_voice_with_cart_tag", "a voice switch is tts_switch_voice with the target cart's tag",
-           applies=lambda t: bool(t.calls_named("tts_switch_voice")))
+           task="switch_voice", applies=lambda t: bool(t.calls_named("tts_switch_voice")))
 def switch_voice_with_cart_tag(t: Transcript) -> Verdict:
     world = t.world
     switches = t.calls_named("tts_switch_voice")
@@ -104,7 +104,7 @@ SPEECH_REQUEST = r"\b(out loud|aloud|speakers?|say|announce|speak|voice)\b"
 
 @behaviour("tts.respects_tts_disabled",
            "with TTS disabled in settings, nothing is spoken (asked to speak, it says so in text)",
-           applies=lambda t: not t.world.tts_enabled)
+           task="speak", applies=lambda t: not t.world.tts_enabled)
 def respects_tts_disabled(t: Transcript) -> Verdict:
     if t.world.tts_enabled:
         return ok("TTS is enabled; nothing to respect")
