@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from core.safe_io import InputError, loads_yaml
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 _ENV_RE = re.compile(r"^#\s*env:\s*(?P<name>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>\S*)\s*$")
@@ -79,17 +79,14 @@ def load_serve_config(name_or_path: str | Path) -> ServeConfig:
         raise ConfigError(f"serving: {path} must end in .yaml or .yml (vLLM's --config insists)")
     try:
         text = path.read_text(encoding="utf-8")
-        args = yaml.safe_load(text)
     except UnicodeDecodeError:
         raise ConfigError(f"serving: {path} is not UTF-8 text (a binary file?); give a vLLM YAML config") from None
     except OSError as exc:
         raise ConfigError(f"serving: cannot read {path}: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        at = f" (line {where.line + 1})" if where is not None else ""
-        raise ConfigError(f"serving: {path} is not valid YAML{at}") from None
-    except (RecursionError, ValueError):  # nested too deeply, an integer of thousands of digits
-        raise ConfigError(f"serving: {path} is not a vLLM config YAML (a value it cannot read)") from None
+    try:
+        args = loads_yaml(text, f"serving: {path}")
+    except InputError as exc:
+        raise ConfigError(str(exc)) from None
     if not isinstance(args, dict) or not args:
         raise ConfigError(f"serving: {path} must be a YAML mapping of vLLM flags")
     env = {}
@@ -159,8 +156,8 @@ def parse_set(pairs: list[str]) -> dict[str, Any]:
             overrides[key] = [item for item in raw.split(",") if item]
             continue
         try:
-            overrides[key] = yaml.safe_load(raw) if raw else ""
-        except (yaml.YAMLError, RecursionError, ValueError):
+            overrides[key] = loads_yaml(raw, "--set") if raw else ""
+        except InputError:  # not a YAML scalar: the text as written
             overrides[key] = raw
     return overrides
 

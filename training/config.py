@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from transformers import HfArgumentParser
 
 from core.adapter.targets import SUPPORTED_TARGETS
 from core.cli_args import OneLineParser, float_in
+from core.safe_io import InputError, loads_yaml
 
 # What vLLM can serve as LoRA on Qwen3-Next (core/adapter/targets.py SUPPORTED_TARGETS), written the way peft
 # matches list entries: a module whose name equals the entry or ends with "." + entry.
@@ -175,15 +175,15 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
     if path is not None:
         p = Path(path)
         try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8"))
+            text = p.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             raise ConfigError(f"config {p} is not UTF-8 text (a binary file?); give a YAML config") from None
         except OSError as exc:
             raise ConfigError(f"cannot read config {p}: {exc.strerror or exc}") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config {p} is not valid YAML: {str(exc).splitlines()[0]}") from None
-        except (RecursionError, ValueError):  # nested too deeply, an integer of thousands of digits
-            raise ConfigError(f"config {p} is not a training config (a value YAML cannot read here)") from None
+        try:
+            data = loads_yaml(text, f"config {p}")
+        except InputError as exc:
+            raise ConfigError(str(exc)) from None
         if data is None:
             data = {}
         if not isinstance(data, dict):
