@@ -79,6 +79,19 @@ def test_bad_sources_are_refused_with_one_line(tmp_path: Path, capsys: pytest.Ca
     assert not out.exists()
 
 
+@pytest.mark.parametrize("content", [bytes(range(256)), b"[]", b"[" * 100_000 + b"]" * 100_000, b"9" * 5000,
+                                     b'{"architectures": ["Qwen3NextForCausalLM"]}'])
+def test_a_garbled_config_is_one_line_not_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                      content: bytes) -> None:
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "config.json").write_bytes(content)
+    (source / "model.safetensors").write_bytes(b"")
+    code, _, err = _run(capsys, str(source), str(tmp_path / "out"))
+    assert code == 2 and err.count("\n") == 1 and err.startswith("serving.quantise: error: ")
+    assert not (tmp_path / "out").exists()
+
+
 def _fake_twin(directory: Path, preset: str) -> Path:
     directory.mkdir()
     (directory / "config.json").write_text(json.dumps(_config(preset) | {"architectures": ["Qwen3NextForCausalLM"]}))
