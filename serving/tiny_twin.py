@@ -8,7 +8,12 @@ Qwen3-Coder-Next's, and core/chat_template.jinja as its chat template. So every 
 made with the twin is Qwen's. The local backend uses it as its default model and the training
 tests train it; the same directory loads in transformers and in vLLM.
 
-    python -m serving.tiny_twin OUT_DIR [--seed N] [--layers 4] [--hidden-size 64] [--fp32]
+    python -m serving.tiny_twin OUT_DIR [--seed N] [--preset default|w4a16] [--layers 4] [--hidden-size 64] [--fp32]
+
+The `w4a16` preset is the same architecture at widths the 4-bit kernels take (serving/quantise.py makes
+its W4A16 copy): every Linear that gets quantised has in_features a multiple of the group size 128 and
+vLLM's Marlin tiles (n % 64, k % 128; fused MoE: hidden % 128, expert width % 128) hold at tensor
+parallel 1 and 2. Hidden 128 is the least that allows, so its embedding and LM head are twice the default's.
 """
 
 from __future__ import annotations
@@ -90,6 +95,20 @@ class TwinSizes:
             raise ValueError("linear_num_value_heads must be a multiple of linear_num_key_heads")
         if self.num_experts_per_tok > self.num_experts:
             raise ValueError("num_experts_per_tok cannot exceed num_experts")
+
+
+# Sizes by name. `w4a16`: the widths of a W4A16 (group 128) copy that vLLM's Marlin kernels serve at tensor
+# parallel 1 and 2 without padding (serving/quantise.py `kernel_shape_problems` checks it): hidden 128; full
+# attention 4 x 64 query heads (gated: q_proj 512 out), 2 KV heads; Gated DeltaNet 16 key and 64 value heads of
+# 64 (in_proj_ba's 2 x 64 outputs are 64 a rank at TP 2); 8 experts and a shared expert, each 256 wide.
+PRESETS: dict[str, TwinSizes] = {
+    "default": TwinSizes(),
+    "w4a16": TwinSizes(
+        hidden_size=128, intermediate_size=512, num_attention_heads=4, num_key_value_heads=2, head_dim=64,
+        linear_num_key_heads=16, linear_num_value_heads=64, linear_key_head_dim=64, linear_value_head_dim=64,
+        num_experts=8, num_experts_per_tok=2, moe_intermediate_size=256, shared_expert_intermediate_size=256,
+    ),
+}
 
 
 # --------------------------------------------------------------------------- building
@@ -183,20 +202,23 @@ def _stamp(seed: int, sizes: TwinSizes, dtype: str) -> dict[str, Any]:
 
 
 def make_tiny_twin(
-    out_dir: str | os.PathLike[str], seed: int = 0, dtype: str = "bfloat16", **sizes: int
+    out_dir: str | os.PathLike[str], seed: int = 0, dtype: str = "bfloat16", preset: str = "default", **sizes: int
 ) -> Path:
     """Build the twin into ``out_dir`` (replacing an earlier twin there) and return its path.
 
-    ``sizes`` are TwinSizes fields (layers, hidden_size, num_experts, ...). Deterministic: the
-    same seed and sizes give byte-identical files. Raises QwenTokenizerUnavailable when the Qwen3
-    tokenizer package is missing (its message says how to install it).
+    ``preset`` names the starting sizes (PRESETS); ``sizes`` are TwinSizes fields (layers, hidden_size,
+    num_experts, ...) that override it. Deterministic: the same seed and sizes give byte-identical files.
+    Raises QwenTokenizerUnavailable when the Qwen3 tokenizer package is missing (its message says how
+    to install it).
     """
+    if preset not in PRESETS:
+        raise ValueError(f"unknown twin preset {preset!r} (known: {', '.join(PRESETS)})")
     unknown = set(sizes) - {f.name for f in dataclasses.fields(TwinSizes)}
     if unknown:
         raise ValueError(f"unknown twin size(s): {', '.join(sorted(unknown))}")
     if dtype not in ("bfloat16", "float32"):
         raise ValueError(f"dtype must be bfloat16 or float32, got {dtype!r}")
-    twin_sizes = TwinSizes(**sizes)
+    twin_sizes = dataclasses.replace(PRESETS[preset], **sizes)
     twin_sizes.validate()
     tokenizer_files_dir()  # fail before anything is built when the tokenizer is missing
 
@@ -209,30 +231,32 @@ def make_tiny_twin(
 _default_lock = threading.Lock()
 
 
-def _is_current(path: Path, seed: int, dtype: str) -> bool:
+def _is_current(path: Path, seed: int, dtype: str, sizes: TwinSizes) -> bool:
     try:
         stamp = json.loads((path / STAMP_FILE).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return False
-    want = _stamp(seed, TwinSizes(), dtype)
+    want = _stamp(seed, sizes, dtype)
     return all(stamp.get(k) == v for k, v in want.items()) and (path / "model.safetensors").exists()
 
 
-def default_twin_dir() -> Path:
-    """The default twin (seed 0, default sizes, bf16), built once into a cache directory.
+def default_twin_dir(preset: str = "default") -> Path:
+    """The twin of a preset (seed 0, bf16), built once into a cache directory.
 
-    ``MADCAT_TWIN_DIR`` overrides the location (default ``.work/tiny-twin`` in the repo). A twin
-    built from another template, tokenizer or build format is rebuilt.
+    The default preset's location is ``MADCAT_TWIN_DIR`` (default ``.work/tiny-twin`` in the repo); another
+    preset's is ``.work/tiny-twin-PRESET`` beside it. A twin built from other sizes, template, tokenizer or
+    build format is rebuilt.
     """
-    path = Path(os.environ.get("MADCAT_TWIN_DIR") or REPO_ROOT / ".work" / "tiny-twin")
+    base = Path(os.environ.get("MADCAT_TWIN_DIR") or REPO_ROOT / ".work" / "tiny-twin")
+    path = base if preset == "default" else base.with_name(f"{base.name}-{preset}")
     path.parent.mkdir(parents=True, exist_ok=True)
     # A thread lock for this process, a file lock for other processes (pytest-xdist workers):
     # one builds, the others wait and then find the twin current.
     with _default_lock, open(path.parent / f".{path.name}.lock", "a") as lock_file:
         fcntl.flock(lock_file, fcntl.LOCK_EX)
         try:
-            if not _is_current(path, 0, "bfloat16"):
-                make_tiny_twin(path)
+            if not _is_current(path, 0, "bfloat16", PRESETS[preset]):
+                make_tiny_twin(path, preset=preset)
         finally:
             fcntl.flock(lock_file, fcntl.LOCK_UN)
     return path
@@ -253,16 +277,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out_dir", help="directory to write (an earlier twin there is replaced)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fp32", action="store_true", help="save float32 weights (default bfloat16)")
-    defaults = TwinSizes()
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="default",
+                        help="starting sizes: default (hidden 64) or w4a16 (widths the 4-bit kernels take, "
+                             "for python -m serving.quantise); the size options below override it")
     for f in dataclasses.fields(TwinSizes):
-        parser.add_argument(
-            "--" + f.name.replace("_", "-"), type=int, default=getattr(defaults, f.name), metavar="N"
-        )
+        parser.add_argument("--" + f.name.replace("_", "-"), type=int, default=None, metavar="N",
+                            help=f"default: the preset's ({getattr(PRESETS['default'], f.name)} in default)")
     args = parser.parse_args(argv)
-    sizes = {f.name: getattr(args, f.name) for f in dataclasses.fields(TwinSizes)}
+    sizes = {f.name: getattr(args, f.name) for f in dataclasses.fields(TwinSizes) if getattr(args, f.name) is not None}
     try:
         out = make_tiny_twin(
-            args.out_dir, seed=args.seed, dtype="float32" if args.fp32 else "bfloat16", **sizes
+            args.out_dir, seed=args.seed, dtype="float32" if args.fp32 else "bfloat16", preset=args.preset, **sizes
         )
     except (ValueError, OSError, QwenTokenizerUnavailable) as exc:
         print(f"tiny_twin: error: {exc}", file=sys.stderr)

@@ -23,11 +23,11 @@ from serving.serve_config import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIGS = ["sin-awq-lora", "bf16-lora", "tiny-twin"]
+CONFIGS = ["sin-awq-lora", "bf16-lora", "tiny-twin", "tiny-twin-w4a16"]
 
 
 def test_the_configs_exist():
-    # the three madcat configs, and the known-answer test's real model (e2e/real_model_e2e.py)
+    # the madcat configs (the twin's W4A16 arm for e2e/awq_vs_bf16.py), and the known-answer test's real model
     assert sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")) == sorted([*CONFIGS, "smol"])
 
 
@@ -73,6 +73,14 @@ def test_tiny_twin_config_is_what_worked_on_the_lent_gpu():
     assert config.args["max-model-len"] == 4096
     assert config.args["gpu-memory-utilization"] == 0.3
     assert config.env["VLLM_USE_FLASHINFER_SAMPLER"] == "0"
+
+
+def test_the_twins_w4a16_arm_differs_from_the_bf16_arm_only_in_the_weights():
+    bf16, w4a16 = load_serve_config("tiny-twin"), load_serve_config("tiny-twin-w4a16")
+    assert w4a16.args["quantization"] == "compressed-tensors"
+    differ = {k for k in {*bf16.args, *w4a16.args} if bf16.args.get(k) != w4a16.args.get(k)}
+    assert differ == {"model", "port", "quantization"}
+    assert w4a16.env == bf16.env and w4a16.served_name == bf16.served_name == "tiny-base"
 
 
 def test_command_for_the_twin_with_overrides():

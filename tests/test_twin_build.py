@@ -311,3 +311,17 @@ def test_parallel_processes_share_one_default_build(tmp_path: Path) -> None:
     assert outputs == [str(tmp_path / "shared-twin")] * 2
     # One build won; no half-written or leftover temporary directories remain.
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == ["shared-twin"]
+
+
+def test_w4a16_preset_builds_the_quantisable_widths_and_sizes_override_it(tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(tmp_path / "q"), "--preset", "w4a16", "--layers", "2", "--full-attention-interval", "2"]) == 0
+    assert "parameters" in capsys.readouterr().out
+    cfg = json.loads((tmp_path / "q" / "config.json").read_text())
+    assert (cfg["hidden_size"], cfg["linear_num_value_heads"], cfg["moe_intermediate_size"]) == (128, 64, 256)
+    assert cfg["layer_types"] == ["linear_attention", "full_attention"]
+    with pytest.raises(SystemExit):
+        main([str(tmp_path / "r"), "--preset", "w8"])
+    assert "invalid choice: 'w8'" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="unknown twin preset 'w8'"):
+        make_tiny_twin(tmp_path / "r", preset="w8")

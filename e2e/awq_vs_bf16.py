@@ -1,0 +1,295 @@
+"""AWQ + LoRA vs BF16 + LoRA at small scale, on a GPU host with vLLM: `python -m e2e.awq_vs_bf16 OUT_DIR --phase P`.
+
+Does vLLM 0.25.1 serve a LoRA on a 4-bit (W4A16) Qwen3-Next MoE, and how far is W4A16 + LoRA from BF16 + LoRA?
+Settled on the tiny twin at widths the 4-bit kernels take (`serving.tiny_twin --preset w4a16`) and its W4A16
+copy (`serving.quantise`: compressed-tensors pack-quantized, group 128, symmetric; lm_head, router and
+shared-expert gate BF16), with one adapter trained on the BF16 twin and served on both.
+
+Phases (state lives in --work; the servers run in their own sessions and outlive the call that started them,
+so a host with a 10-minute command limit runs one phase a call; serving/gpu/awq-vs-bf16.sh drives them):
+    prepare  1. build the BF16 twin (`python -m serving.tiny_twin WORK/twin-bf16 --preset w4a16`)
+             2. its W4A16 copy (`python -m serving.quantise WORK/twin-bf16 WORK/twin-w4a16`; --quant-path puts
+                llm-compressor's site first: it pins compressed-tensors 0.19, vLLM 0.25.1 pins 0.17)
+             3. train `madcat` on the BF16 twin with the production LoRA targets (training/configs/tiny.yaml,
+                bf16 experts, on the GPU), 4. `serving lint` it
+    serve    5. start vLLM twice, one server an arm, the same adapter on both: `bf16` (serving/configs/
+                tiny-twin.yaml, the BF16 twin) and `w4a16` (serving/configs/tiny-twin-w4a16.yaml, the copy)
+             6. wait for each; a server that dies is recorded with the exception and the log lines that name
+                LoRA, quantisation or the kernels (`refusals`), and the other arm goes on
+             7. `serving check` on each live server: adapter listed on its parent, LoRA live
+    eval     8. `pytest evals/ --backend vllm` on every checked arm at once: same seed, epochs, temperature,
+                token and turn limits
+             9. `reports compare` of the two arms (W4A16 first), 10. `serving logprobs` on the same reference
+                transcripts against both, 11. `reports divergence`
+    stop     12. stop the servers
+Everything goes to OUT_DIR (reports/awq-vs-bf16/): summary.json, summary.md, logs/, each arm's results.json,
+the comparison, logprobs and divergence, the W4A16 copy's w4a16.json and the adapter's lint.
+NOT RUN YET: written and tested on a CPU (argument parsing, plans, log reading, the summary); the GPU run is the
+next GPU session's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from core.safe_io import write_text_atomic
+from e2e.gpu_e2e import REPO, Step, StepFailed, results_stats, versions
+from e2e.real_model_e2e import save_summary
+
+ARMS = ("bf16", "w4a16")
+CONFIGS = {"bf16": "tiny-twin", "w4a16": "tiny-twin-w4a16"}
+SERVED_BASE = "tiny-base"
+ADAPTER = "madcat"
+PHASES = ("prepare", "serve", "eval", "stop")
+# What in a dead server's log says why: the exception, and whatever names LoRA, quantisation or a kernel.
+FAILURE_LINE = re.compile(r"lora|punica|quant|marlin|compressed|wna16|machete|fused_moe|moe|not supported|"
+                          r"notimplemented|assert|error|exception", re.I)
+EXCEPTION_LINE = re.compile(r"^\s*(?:\w+\.)*\w*(Error|Exception|Exit|Interrupt)\b.*", re.M)
+
+
+def arm_plan(work: Path, base_port: int) -> dict[str, dict[str, Any]]:
+    """Each arm's server: config, model directory, port; the same adapter on both."""
+    models = {"bf16": work / "twin-bf16", "w4a16": work / "twin-w4a16"}
+    return {arm: {"config": CONFIGS[arm], "model": str(models[arm]), "port": base_port + i,
+                  "base_url": f"http://127.0.0.1:{base_port + i}", "adapter_dir": str(work / "adapters" / ADAPTER)}
+            for i, arm in enumerate(ARMS)}
+
+
+def failure_excerpt(log: str, keep: int = 25) -> dict[str, Any]:
+    """Why a server died, from its log: the last exception line and the lines naming LoRA, quantisation or kernels."""
+    exceptions = [m.group(0).strip() for m in EXCEPTION_LINE.finditer(log)]
+    lines = [line.strip() for line in log.splitlines() if FAILURE_LINE.search(line)]
+    return {"exception": exceptions[-1] if exceptions else None, "lines": lines[-keep:],
+            "tail": log.strip().splitlines()[-8:]}
+
+
+def eval_argv(arm: dict[str, Any], args: argparse.Namespace, report_dir: Path) -> list[str]:
+    """`pytest evals/` against one arm: everything but the server and the report directory is the same for both."""
+    return [sys.executable, "-m", "pytest", "evals/", "-q", "-p", "no:cacheprovider", "--backend", "vllm",
+            "--base-url", f"{arm['base_url']}/v1", "--adapter", ADAPTER, "--base-model", SERVED_BASE,
+            "--adapter-dir", arm["adapter_dir"], "--epochs", str(args.epochs), "--seed", str(args.seed),
+            "--temperature", str(args.temperature), "--max-tokens", str(args.max_tokens),
+            "--max-turns", str(args.max_turns), "--max-retries", "1", "--request-timeout", "300",
+            "--max-connections", str(args.max_connections), "--report-dir", str(report_dir)]
+
+
+def logprobs_argv(arm: dict[str, Any], args: argparse.Namespace, out: Path) -> list[str]:
+    return [sys.executable, "-m", "serving", "logprobs", "--base-url", arm["base_url"], "--model", ADAPTER,
+            "--tokenizer", arm["model"], "--transcripts", args.transcripts, "--limit", str(args.logprob_limit),
+            "--out", str(out)]
+
+
+def prepare(step: Step, work: Path, args: argparse.Namespace, summary: dict[str, Any]) -> None:
+    twin, copy, adapter = work / "twin-bf16", work / "twin-w4a16", work / "adapters" / ADAPTER
+    step.run("twin", [sys.executable, "-m", "serving.tiny_twin", str(twin), "--preset", "w4a16"])
+    env = {"PYTHONPATH": os.pathsep.join(filter(None, [args.quant_path, os.environ.get("PYTHONPATH")]))}
+    step.run("quantise", [sys.executable, "-m", "serving.quantise", str(twin), str(copy)], env=env, timeout=900)
+    shutil.copy(copy / "w4a16.json", step.out / "w4a16.json")
+    summary["measured"]["w4a16"] = json.loads((copy / "w4a16.json").read_text(encoding="utf-8"))
+    device = args.train_device
+    step.run("train", [sys.executable, "-m", "training.train", "--config", "training/configs/tiny.yaml",
+                       "--model", str(twin), "--output", str(adapter), "--device", device,
+                       "--dtype", "bfloat16" if device == "cuda" else "float32", "--experts", "bf16-grouped",
+                       "--max-steps", str(args.train_steps)], timeout=1500)
+    lint = step.run("lint", [sys.executable, "-m", "serving", "lint", str(adapter), "--json"], ok_codes=(0, 1))
+    write_text_atomic(step.out / "lint.json", lint.stdout)
+    shutil.copy(adapter.with_name(adapter.name + ".manifest.json"), step.out / "manifest-madcat.json")
+
+
+def start_server(step: Step, name: str, arm: dict[str, Any]) -> subprocess.Popen:
+    from serving.serve_config import load_serve_config, serve_command
+
+    config = load_serve_config(arm["config"])
+    argv = serve_command(config, {"model": arm["model"], "port": arm["port"],
+                                  "lora-modules": [f"{ADAPTER}={arm['adapter_dir']}"]})
+    log = open(step.out / "logs" / f"vllm-{name}.log", "w")  # noqa: SIM115 - the server outlives this process
+    print(f"[awq] vllm-{name}: {shlex.join(argv)}", flush=True)
+    step.summary.setdefault("serve_commands", {})[name] = shlex.join(argv)
+    return subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **config.env},
+                            start_new_session=True)
+
+
+def serve(step: Step, work: Path, args: argparse.Namespace, summary: dict[str, Any]) -> None:
+    """Both servers at once; each arm ends `live` (checked), `not live` (check refused) or `refused` (server died)."""
+    from serving.server_api import ServerError, wait_for_server
+
+    plan = arm_plan(work, args.port)
+    started = time.monotonic()
+    procs = {name: start_server(step, name, arm) for name, arm in plan.items()}
+    for name, proc in procs.items():
+        (work / f"vllm-{name}.pid").write_text(str(proc.pid))
+    status = summary.setdefault("arms", {})
+    for name, proc in procs.items():
+        remaining = max(10.0, args.serve_timeout - (time.monotonic() - started))
+        try:
+            wait_for_server(plan[name]["base_url"], timeout_s=remaining, process=proc)
+        except ServerError as exc:
+            log = (step.out / "logs" / f"vllm-{name}.log").read_text(encoding="utf-8", errors="replace")
+            status[name] = {"state": "refused", "why": str(exc), **failure_excerpt(log)}
+            summary.setdefault("refusals", {})[name] = status[name]
+            continue
+        status[name] = {"state": "ready", "start_seconds": round(time.monotonic() - started, 1)}
+        check = step.run(f"check-{name}", [sys.executable, "-m", "serving", "check", "--base-url",
+                                           plan[name]["base_url"], "--adapter", ADAPTER, "--base-model", SERVED_BASE,
+                                           "--json"], ok_codes=(0, 1, 2))
+        status[name]["check_exit"] = check.returncode
+        status[name]["check"] = (check.stdout.strip() or check.stderr.strip())[-4000:]
+        status[name]["state"] = "live" if check.returncode == 0 else "not live"
+        if check.returncode:
+            summary.setdefault("refusals", {})[name] = {"state": "not live", "why": check.stderr.strip()[-2000:]}
+    if not any(s["state"] == "live" for s in status.values()):
+        raise StepFailed("no arm is live: " + "; ".join(f"{n}: {s.get('exception') or s.get('why')}"
+                                                        for n, s in status.items()))
+
+
+def evaluate(step: Step, work: Path, args: argparse.Namespace, summary: dict[str, Any]) -> None:
+    plan = arm_plan(work, args.port)
+    live = [n for n in ARMS if summary.get("arms", {}).get(n, {}).get("state") == "live"]
+    if not live:
+        raise StepFailed("no live arm to evaluate; run the serve phase (see summary.md's refusals)")
+    procs = {}
+    for name in live:
+        report_dir = work / "runs" / name
+        shutil.rmtree(report_dir, ignore_errors=True)
+        argv = eval_argv(plan[name], args, report_dir)
+        log = open(step.out / "logs" / f"evals-{name}.log", "w")  # noqa: SIM115 - closed when the process ends
+        procs[name] = (subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT), report_dir, argv)
+    runs: dict[str, Path] = {}
+    for name, (proc, report_dir, argv) in procs.items():
+        code = proc.wait(timeout=args.eval_timeout)
+        step.summary["steps"].append({"name": f"evals-{name}", "command": shlex.join(argv), "exit": code,
+                                      "expected_exit": [0, 1]})
+        found = sorted(report_dir.glob("*/results.json"))
+        if code in (0, 1) and found:
+            runs[name] = found[-1].parent
+            shutil.copy(found[-1], step.out / f"results-{name}.json")
+            summary["arms"][name]["results"] = results_stats(runs[name])
+        else:
+            summary["arms"][name]["eval_failed"] = f"pytest exited {code}, {len(found)} results; logs/evals-{name}.log"
+    if len(runs) == 2:
+        step.run("compare", [sys.executable, "-m", "reports", "compare", str(runs["w4a16"]), str(runs["bf16"]),
+                             "--names", "w4a16,bf16", "--out", str(step.out / "comparison")], ok_codes=(0, 1))
+    logprobs = {}
+    for name in live:
+        out = step.out / f"logprobs-{name}.json"
+        result = step.run(f"logprobs-{name}", logprobs_argv(plan[name], args, out), ok_codes=(0, 1, 2))
+        if result.returncode == 0:
+            logprobs[name] = out
+    if len(logprobs) == 2:
+        step.run("divergence", [sys.executable, "-m", "reports", "divergence", str(logprobs["w4a16"]),
+                                str(logprobs["bf16"]), "--names", "w4a16,bf16", "--out",
+                                str(step.out / "divergence.json")], ok_codes=(0, 1))
+        summary["measured"]["divergence"] = json.loads((step.out / "divergence.json").read_text(encoding="utf-8"))
+
+
+def stop(work: Path, summary: dict[str, Any]) -> None:
+    for name in ARMS:
+        pid_file = work / f"vllm-{name}.pid"
+        if pid_file.is_file():
+            try:
+                os.killpg(int(pid_file.read_text()), signal.SIGTERM)
+            except (ProcessLookupError, ValueError, PermissionError):
+                pass
+            pid_file.unlink()
+            summary.setdefault("stopped", []).append(name)
+
+
+def render(summary: dict[str, Any]) -> str:
+    """summary.md: what ran, each arm's state (and exactly why a refused arm was refused), the numbers."""
+    lines = ["# AWQ (W4A16) + LoRA vs BF16 + LoRA on the tiny twin", "", f"Outcome: {summary.get('outcome')}", ""]
+    w4 = summary.get("measured", {}).get("w4a16")
+    if w4:
+        lines += [f"W4A16 copy: {w4['check']['quantised_modules']} Linear layers 4-bit (group {w4['group_size']}), "
+                  f"ignored {w4['ignore']}; logits vs BF16 on CPU: max |diff| {w4['logits']['max_abs_diff']}, "
+                  f"mean {w4['logits']['mean_abs_diff']}, top-1 agreement {w4['logits']['top1_agreement']}", ""]
+    lines += ["| arm | state | start (s) | check | passed / samples |", "|---|---|---|---|---|"]
+    for name, arm in summary.get("arms", {}).items():
+        res = arm.get("results") or {}
+        lines.append(f"| {name} | {arm['state']} | {arm.get('start_seconds', '')} | {arm.get('check_exit', '')} | "
+                     f"{res.get('passed', '')} / {res.get('samples', '')} |")
+    for name, why in summary.get("refusals", {}).items():
+        lines += ["", f"## {name}: {why['state']}", "", f"- {why.get('why')}"]
+        if why.get("exception"):
+            lines.append(f"- exception: `{why['exception']}`")
+        lines += [f"    {line}" for line in why.get("lines", [])]
+    div = summary.get("measured", {}).get("divergence")
+    if div:
+        lines += ["", "## Teacher-forced divergence (w4a16 vs bf16)", "", "```", json.dumps(div, indent=1)[:3000], "```"]
+    lines += ["", "## Steps", ""] + [f"- {s['name']}: exit {s['exit']}" for s in summary.get("steps", [])]
+    return "\n".join(lines) + "\n"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m e2e.awq_vs_bf16", description=__doc__.splitlines()[0])
+    p.add_argument("out", type=Path, help="where the record goes (reports/awq-vs-bf16)")
+    p.add_argument("--phase", required=True, choices=PHASES)
+    p.add_argument("--work", type=Path, default=Path("/tmp/madcat-awq"), help="scratch dir kept between calls")
+    p.add_argument("--quant-path", default=None, help="directory put first on PYTHONPATH for the quantise step "
+                                                      "(llm-compressor with compressed-tensors 0.19)")
+    p.add_argument("--train-device", choices=("cuda", "cpu"), default="cuda")
+    p.add_argument("--train-steps", type=int, default=40)
+    p.add_argument("--port", type=int, default=8021, help="the BF16 arm's port; the W4A16 arm's is the next one")
+    p.add_argument("--serve-timeout", type=float, default=540, help="seconds both servers get to become ready")
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--temperature", type=float, default=0.7)
+    p.add_argument("--max-tokens", type=int, default=256)
+    p.add_argument("--max-turns", type=int, default=8)
+    p.add_argument("--max-connections", type=int, default=32)
+    p.add_argument("--eval-timeout", type=float, default=1500)
+    p.add_argument("--transcripts", default="dataset/madcat-system.jsonl", help="reference transcripts for logprobs")
+    p.add_argument("--logprob-limit", type=int, default=30)
+    return p
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for name in ("train_steps", "epochs", "max_tokens", "max_turns", "max_connections", "logprob_limit"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if not 1024 <= args.port <= 65534:
+        parser.error("--port must be in 1024..65534 (the W4A16 arm takes the next port)")
+    if not 0 <= args.temperature <= 2:
+        parser.error("--temperature must be in 0..2")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    out, work = args.out.resolve(), args.work.resolve()
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    work.mkdir(parents=True, exist_ok=True)
+    earlier = out / "summary.json"
+    summary: dict[str, Any] = json.loads(earlier.read_text()) if earlier.exists() else {"steps": [], "measured": {}}
+    summary.setdefault("versions", versions())
+    first_new_step = len(summary["steps"])
+    step = Step(out, summary)
+    started = time.monotonic()
+    try:
+        {"prepare": lambda: prepare(step, work, args, summary), "serve": lambda: serve(step, work, args, summary),
+         "eval": lambda: evaluate(step, work, args, summary), "stop": lambda: stop(work, summary)}[args.phase]()
+        summary["outcome"] = f"{args.phase}: complete"
+    except (StepFailed, subprocess.TimeoutExpired, OSError, KeyError, ValueError) as exc:
+        summary["outcome"] = f"{args.phase}: stopped: {exc.__class__.__name__}: {exc}"
+    finally:
+        summary["measured"].setdefault("phase_seconds", {})[args.phase] = round(time.monotonic() - started, 1)
+        summary = save_summary(out, summary, first_new_step)
+        write_text_atomic(out / "summary.md", render(summary))
+        print(f"[awq] {summary['outcome']}", flush=True)
+    return 0 if summary["outcome"].endswith("complete") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
