@@ -44,8 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from core.safe_io import write_text_atomic
-from e2e.gpu_e2e import REPO, Step, StepFailed, results_stats, versions
-from e2e.real_model_e2e import save_summary
+from e2e.gpu_e2e import REPO, Step, StepFailed, open_record, results_stats, save_summary
 
 ARMS = ("bf16", "w4a16")
 CONFIGS = {"bf16": "tiny-twin", "w4a16": "tiny-twin-w4a16"}
@@ -269,13 +268,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     out, work = args.out.resolve(), args.work.resolve()
-    (out / "logs").mkdir(parents=True, exist_ok=True)
-    work.mkdir(parents=True, exist_ok=True)
-    earlier = out / "summary.json"
-    summary: dict[str, Any] = json.loads(earlier.read_text()) if earlier.exists() else {"steps": [], "measured": {}}
-    summary.setdefault("versions", versions())
-    first_new_step = len(summary["steps"])
-    step = Step(out, summary)
+    summary, first_new_step, step = open_record(out, work)
     started = time.monotonic()
     try:
         {"prepare": lambda: prepare(step, work, args, summary), "serve": lambda: serve(step, work, args, summary),

@@ -76,6 +76,36 @@ class StepFailed(RuntimeError):
     pass
 
 
+def open_record(out: Path, work: Path) -> tuple[dict[str, Any], int, Step]:
+    """A phase's record: OUT_DIR/summary.json as earlier phases left it (or a new one), the index of this
+    phase's first step, and the Step that records into it."""
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    work.mkdir(parents=True, exist_ok=True)
+    earlier = out / "summary.json"
+    summary: dict[str, Any] = json.loads(earlier.read_text()) if earlier.exists() else {"steps": [], "measured": {}}
+    summary.setdefault("versions", versions())
+    return summary, len(summary["steps"]), Step(out, summary)
+
+
+def save_summary(out: Path, summary: dict[str, Any], first_new_step: int) -> dict[str, Any]:
+    """Write summary.json merged with what another phase wrote meanwhile (the train and serve phases may run at
+    once): its steps and measurements kept, this phase's added; returns what was written."""
+    path = out / "summary.json"
+    try:
+        disk = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        disk = None
+    if isinstance(disk, dict) and isinstance(disk.get("steps"), list) and isinstance(disk.get("measured"), dict):
+        steps = disk["steps"] + [s for s in summary["steps"][first_new_step:] if s not in disk["steps"]]
+        measured = dict(disk["measured"])
+        for key, value in summary["measured"].items():
+            both_dicts = isinstance(value, dict) and isinstance(measured.get(key), dict)
+            measured[key] = {**measured[key], **value} if both_dicts else value
+        summary = {**disk, **summary, "steps": steps, "measured": measured}
+    write_text_atomic(path, json.dumps(summary, indent=2, default=str) + "\n")
+    return summary
+
+
 def versions() -> dict[str, Any]:
     out: dict[str, Any] = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "python": sys.version.split()[0]}
     for name in ("vllm", "torch", "transformers", "peft", "trl", "bitsandbytes", "inspect_ai", "triton"):

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from core.safe_io import write_text_atomic
-from e2e.gpu_e2e import REPO, Step, StepFailed, results_stats, versions
+from e2e.gpu_e2e import REPO, Step, StepFailed, open_record, results_stats, save_summary
 from e2e.real_model_record import render
 
 SERVED_BASE = "smol-base"
@@ -314,14 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     args.base_url = f"http://127.0.0.1:{args.port}"
 
     out, work = args.out.resolve(), args.work.resolve()
-    (out / "logs").mkdir(parents=True, exist_ok=True)
-    work.mkdir(parents=True, exist_ok=True)
-    earlier = out / "summary.json"
-    summary: dict[str, Any] = json.loads(earlier.read_text()) if earlier.exists() else {"steps": [], "measured": {}}
-    summary.setdefault("versions", versions())
-    first_new_step = len(summary["steps"])
+    summary, first_new_step, step = open_record(out, work)
     summary["outcome"] = f"running {args.phase}"
-    step = Step(out, summary)
     started = time.monotonic()
     try:
         if args.phase == "prepare":
@@ -354,25 +348,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[real] {summary['outcome']}", flush=True)
     print_brief(summary)
     return 0 if summary["outcome"].endswith("complete") else 1
-
-
-def save_summary(out: Path, summary: dict[str, Any], first_new_step: int) -> dict[str, Any]:
-    """Write summary.json merged with what another phase wrote meanwhile (the train and serve phases may run at
-    once): its steps and measurements kept, this phase's added; returns what was written."""
-    path = out / "summary.json"
-    try:
-        disk = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        disk = None
-    if isinstance(disk, dict) and isinstance(disk.get("steps"), list) and isinstance(disk.get("measured"), dict):
-        steps = disk["steps"] + [s for s in summary["steps"][first_new_step:] if s not in disk["steps"]]
-        measured = dict(disk["measured"])
-        for key, value in summary["measured"].items():
-            both_dicts = isinstance(value, dict) and isinstance(measured.get(key), dict)
-            measured[key] = {**measured[key], **value} if both_dicts else value
-        summary = {**disk, **summary, "steps": steps, "measured": measured}
-    write_text_atomic(path, json.dumps(summary, indent=2, default=str) + "\n")
-    return summary
 
 
 def record_arms(runs: dict[str, Path], summary: dict[str, Any]) -> None:
