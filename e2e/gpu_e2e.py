@@ -89,14 +89,14 @@ def open_record(out: Path, work: Path) -> tuple[dict[str, Any], int, Step]:
 
 def save_summary(out: Path, summary: dict[str, Any], first_new_step: int) -> dict[str, Any]:
     """Write summary.json merged with what another phase wrote meanwhile (the train and serve phases may run at
-    once): its steps and measurements kept, this phase's added; returns what was written."""
+    once): its steps and measurements kept, this phase's added; returns what was written. Once a phase."""
     path = out / "summary.json"
     try:
         disk = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         disk = None
     if isinstance(disk, dict) and isinstance(disk.get("steps"), list) and isinstance(disk.get("measured"), dict):
-        steps = disk["steps"] + [s for s in summary["steps"][first_new_step:] if s not in disk["steps"]]
+        steps = disk["steps"] + summary["steps"][first_new_step:]
         measured = dict(disk["measured"])
         for key, value in summary["measured"].items():
             both_dicts = isinstance(value, dict) and isinstance(measured.get(key), dict)

@@ -326,10 +326,10 @@ def main(argv: list[str] | None = None) -> int:
             ensure_model(step, work, args)
             train_round(step, work, args.adapter)
         elif args.phase == "eval":
+            recorded = recorded_runs(work, args.recorded)  # a bad --recorded file stops the phase before the evals
             arms = args.arm or [parse_arm(a) for a in DEFAULT_ARMS]
             runs = eval_arms(step, work, args, arms)
             record_arms(runs, summary)
-            recorded = recorded_runs(work, args.recorded)
             compare_gate_and_flips(step, base_run(runs, recorded, summary), runs, summary,
                                    earlier={n: p for n, p in recorded.items() if n != "base"})
             if "base" in runs:
@@ -337,14 +337,13 @@ def main(argv: list[str] | None = None) -> int:
         else:
             serve(step, work, args, summary)
         summary["outcome"] = f"{args.phase}: complete"
-        if args.phase == "eval":
-            summary = save_summary(out, summary, first_new_step)
-            write_text_atomic(out / "summary.md", render(out))
     except (StepFailed, subprocess.TimeoutExpired, OSError, KeyError, ValueError) as exc:
         summary["outcome"] = f"{args.phase}: stopped: {exc.__class__.__name__}: {exc}"
     finally:
         summary["measured"].setdefault("phase_seconds", {})[args.phase] = round(time.monotonic() - started, 1)
         summary = save_summary(out, summary, first_new_step)
+        if args.phase == "eval" and summary["outcome"].endswith("complete"):
+            write_text_atomic(out / "summary.md", render(out))
         print(f"[real] {summary['outcome']}", flush=True)
     print_brief(summary)
     return 0 if summary["outcome"].endswith("complete") else 1

@@ -136,3 +136,15 @@ def test_a_broken_summary_on_disk_is_replaced_not_merged(tmp_path: Path) -> None
     (tmp_path / "summary.json").write_text("{not json")
     summary = {"steps": [{"name": "a"}], "measured": {}}
     assert save_summary(tmp_path, summary, 0) == summary
+
+
+def test_a_bad_recorded_arm_stops_the_eval_phase_before_any_eval_runs(tmp_path: Path) -> None:
+    from e2e.real_model_e2e import main
+
+    (tmp_path / "bad.json").write_text("{}")
+    code = main([str(tmp_path / "rec"), "--phase", "eval", "--work", str(tmp_path / "work"),
+                 "--recorded", f"base={tmp_path / 'bad.json'}"])
+    summary = json.loads((tmp_path / "rec" / "summary.json").read_text())
+    assert code == 1 and "not a results.json" in summary["outcome"]
+    assert not [s for s in summary["steps"] if s["name"].startswith("evals-")]
+    assert not (tmp_path / "rec" / "summary.md").exists()

@@ -22,6 +22,7 @@ SITE=/tmp/site PARTS=/tmp/parts REC=${REC:-/tmp/real-model} WORK=/tmp/madcat-rea
 export PYTHONPATH=$SITE PATH=$SITE/bin:$PATH HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1 \
   TOKENIZERS_PARALLELISM=false
 mkdir -p $PARTS $SITE/bin $REC
+record() { tar cJf "$OUT/record.tar.xz" -C $REC "$@" .; }
 pipi() { python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target $SITE "$@"; }
 case ${1:?verb} in
   stash) cp .carry/p"$2"/part."$2" $PARTS/ && ls -la $PARTS ;;
@@ -42,8 +43,8 @@ case ${1:?verb} in
     pgrep -f "real_model_e2e $REC --phase $2" > /dev/null && echo "$2 still running" || echo "$2 ended"
     tail -n 40 $REC/"$2".out
     # the record so far comes back with every wait: a machine released between calls loses /tmp
-    tar cJf "$OUT/record.tar.xz" -C $REC --exclude vllm-serve.log . 2>/dev/null || true ;;
+    record --exclude vllm-serve.log 2>/dev/null || true ;;
   pack)
-    tar cJf "$OUT/record.tar.xz" -C $REC . && find $WORK/runs -name '*.eval' | tar cf "$OUT/evallogs.tar" -T - ;;
+    record && find $WORK/runs -name '*.eval' | tar cf "$OUT/evallogs.tar" -T - ;;
   *) verb=$1; shift; python3 -m e2e.real_model_e2e $REC --phase "$verb" --work $WORK "$@" ;;
 esac
