@@ -14,18 +14,20 @@ so a host with a 10-minute command limit runs one phase a call; serving/gpu/awq-
                 bf16 experts, on the GPU), 4. `serving lint` it
     serve    5. start vLLM twice, one server an arm, the same adapter on both: `bf16` (serving/configs/
                 tiny-twin.yaml, the BF16 twin) and `w4a16` (serving/configs/tiny-twin-w4a16.yaml, the copy)
+                (`--lora-target-modules` = the adapter's module kinds, so a layer vLLM cannot wrap stops it)
              6. wait for each; a server that dies is recorded with the exception and the log lines that name
                 LoRA, quantisation or the kernels (`refusals`), and the other arm goes on
              7. `serving check` on each live server: adapter listed on its parent, LoRA live
     eval     8. `pytest evals/ --backend vllm` on every checked arm at once: same seed, epochs, temperature,
                 token and turn limits
              9. `reports compare` of the two arms (W4A16 first), 10. `serving logprobs` on the same reference
-                transcripts against both, 11. `reports divergence`
+                transcripts against both, of the adapter and of the base, 11. `reports divergence` of each pair
+                (what the adapter's divergence adds to the base's is the LoRA's own part)
     stop     12. stop the servers
 Everything goes to OUT_DIR (reports/awq-vs-bf16/): summary.json, summary.md, logs/, each arm's results.json,
 the comparison, logprobs and divergence, the W4A16 copy's w4a16.json and the adapter's lint.
-NOT RUN YET: written and tested on a CPU (argument parsing, plans, log reading, the summary); the GPU run is the
-next GPU session's.
+Run on the lent H200 on 2026-12-02: reports/awq-vs-bf16/ (README.md there). Added after that run, not run on a GPU yet:
+the base's logprobs (the second divergence), the adapter's copy in the record, --lora-target-modules.
 """
 
 from __future__ import annotations
@@ -83,8 +85,9 @@ def eval_argv(arm: dict[str, Any], args: argparse.Namespace, report_dir: Path) -
             "--max-connections", str(args.max_connections), "--report-dir", str(report_dir)]
 
 
-def logprobs_argv(arm: dict[str, Any], args: argparse.Namespace, out: Path) -> list[str]:
-    return [sys.executable, "-m", "serving", "logprobs", "--base-url", arm["base_url"], "--model", ADAPTER,
+def logprobs_argv(arm: dict[str, Any], args: argparse.Namespace, out: Path, model: str = ADAPTER) -> list[str]:
+    """Teacher-forced logprobs of the reference transcripts from one arm's server, of the adapter or of the base."""
+    return [sys.executable, "-m", "serving", "logprobs", "--base-url", arm["base_url"], "--model", model,
             "--tokenizer", arm["model"], "--transcripts", args.transcripts, "--limit", str(args.logprob_limit),
             "--out", str(out)]
 
@@ -104,14 +107,25 @@ def prepare(step: Step, work: Path, args: argparse.Namespace, summary: dict[str,
     lint = step.run("lint", [sys.executable, "-m", "serving", "lint", str(adapter), "--json"], ok_codes=(0, 1))
     write_text_atomic(step.out / "lint.json", lint.stdout)
     shutil.copy(adapter.with_name(adapter.name + ".manifest.json"), step.out / "manifest-madcat.json")
+    # Small at the twin's widths; kept so the served adapter can be checked against peft afterwards.
+    shutil.copytree(adapter, step.out / "adapter", dirs_exist_ok=True)
 
 
-def start_server(step: Step, name: str, arm: dict[str, Any]) -> subprocess.Popen:
+def strict_targets(lint: dict[str, Any]) -> list[str]:
+    """The adapter's module kinds as vLLM's --lora-target-modules suffixes (from `serving lint --json`).
+
+    With the flag set, vLLM 0.25.1 refuses to start when a matching layer cannot be wrapped by a LoRA layer;
+    without it, it only logs a warning and serves the adapter without that layer."""
+    return sorted({kind.rsplit(".", 1)[-1] for kind in lint.get("modules", {})})
+
+
+def start_server(step: Step, name: str, arm: dict[str, Any], targets: list[str]) -> subprocess.Popen:
     from serving.serve_config import load_serve_config, serve_command
 
     config = load_serve_config(arm["config"])
     argv = serve_command(config, {"model": arm["model"], "port": arm["port"],
-                                  "lora-modules": [f"{ADAPTER}={arm['adapter_dir']}"]})
+                                  "lora-modules": [f"{ADAPTER}={arm['adapter_dir']}"],
+                                  "lora-target-modules": targets or None})
     log = open(step.out / "logs" / f"vllm-{name}.log", "w")  # noqa: SIM115 - the server outlives this process
     print(f"[awq] vllm-{name}: {shlex.join(argv)}", flush=True)
     step.summary.setdefault("serve_commands", {})[name] = shlex.join(argv)
@@ -125,7 +139,9 @@ def serve(step: Step, work: Path, args: argparse.Namespace, summary: dict[str, A
 
     plan = arm_plan(work, args.port)
     started = time.monotonic()
-    procs = {name: start_server(step, name, arm) for name, arm in plan.items()}
+    lint = step.out / "lint.json"
+    targets = strict_targets(json.loads(lint.read_text(encoding="utf-8"))) if lint.is_file() else []
+    procs = {name: start_server(step, name, arm, targets) for name, arm in plan.items()}
     for name, proc in procs.items():
         (work / f"vllm-{name}.pid").write_text(str(proc.pid))
     status = summary.setdefault("arms", {})
@@ -179,17 +195,20 @@ def evaluate(step: Step, work: Path, args: argparse.Namespace, summary: dict[str
     if len(runs) == 2:
         step.run("compare", [sys.executable, "-m", "reports", "compare", str(runs["w4a16"]), str(runs["bf16"]),
                              "--names", "w4a16,bf16", "--out", str(step.out / "comparison")], ok_codes=(0, 1))
-    logprobs = {}
-    for name in live:
-        out = step.out / f"logprobs-{name}.json"
-        result = step.run(f"logprobs-{name}", logprobs_argv(plan[name], args, out), ok_codes=(0, 1, 2))
-        if result.returncode == 0:
-            logprobs[name] = out
-    if len(logprobs) == 2:
-        step.run("divergence", [sys.executable, "-m", "reports", "divergence", str(logprobs["w4a16"]),
-                                str(logprobs["bf16"]), "--names", "w4a16,bf16", "--out",
-                                str(step.out / "divergence.json")], ok_codes=(0, 1))
-        summary["measured"]["divergence"] = json.loads((step.out / "divergence.json").read_text(encoding="utf-8"))
+    # The adapter's divergence and the base's: what the first adds to the second is the LoRA's own part.
+    for model, tag in ((ADAPTER, ""), (SERVED_BASE, "-base")):
+        logprobs = {}
+        for name in live:
+            out = step.out / f"logprobs{tag}-{name}.json"
+            result = step.run(f"logprobs{tag}-{name}", logprobs_argv(plan[name], args, out, model), ok_codes=(0, 1, 2))
+            if result.returncode == 0:
+                logprobs[name] = out
+        if len(logprobs) == 2:
+            div = step.out / f"divergence{tag}.json"
+            step.run(f"divergence{tag}", [sys.executable, "-m", "reports", "divergence", str(logprobs["w4a16"]),
+                                          str(logprobs["bf16"]), "--names", "w4a16,bf16", "--out", str(div)],
+                     ok_codes=(0, 1))
+            summary["measured"][f"divergence{tag.replace('-', '_')}"] = json.loads(div.read_text(encoding="utf-8"))
 
 
 def stop(work: Path, summary: dict[str, Any]) -> None:
@@ -202,6 +221,12 @@ def stop(work: Path, summary: dict[str, Any]) -> None:
                 pass
             pid_file.unlink()
             summary.setdefault("stopped", []).append(name)
+
+
+def divergence_line(div: dict[str, Any]) -> str:
+    return (f"{div['trajectories']} transcripts, {div['tokens']} tokens: mean |Δ logprob| {div['mean_abs']:.4f}, "
+            f"median {div['median_abs']:.4f}, p95 {div['p95_abs']:.4f}, max {div['max_abs']:.4f}; "
+            f"top-1 differs at {div['top1_differs']:.1%} of positions")
 
 
 def render(summary: dict[str, Any]) -> str:
@@ -222,9 +247,15 @@ def render(summary: dict[str, Any]) -> str:
         if why.get("exception"):
             lines.append(f"- exception: `{why['exception']}`")
         lines += [f"    {line}" for line in why.get("lines", [])]
-    div = summary.get("measured", {}).get("divergence")
-    if div:
-        lines += ["", "## Teacher-forced divergence (w4a16 vs bf16)", "", "```", json.dumps(div, indent=1)[:3000], "```"]
+    measured = summary.get("measured", {})
+    for key, what in (("divergence", "the adapter on each"), ("divergence_base", "the base on each")):
+        if measured.get(key):
+            lines += ["", f"## Teacher-forced divergence, w4a16 vs bf16: {what}", "",
+                      divergence_line(measured[key])]
+    if measured.get("divergence") and measured.get("divergence_base"):
+        a, b = measured["divergence"], measured["divergence_base"]
+        lines += ["", f"The LoRA's own part: mean |Δ logprob| {a['mean_abs'] - b['mean_abs']:+.4f}, "
+                      f"top-1 differs {a['top1_differs'] - b['top1_differs']:+.4f} (adapter minus base)."]
     lines += ["", "## Steps", ""] + [f"- {s['name']}: exit {s['exit']}" for s in summary.get("steps", [])]
     return "\n".join(lines) + "\n"
 

@@ -3,6 +3,7 @@ log, and what it records when vLLM refuses an arm (a stand-in `vllm` that dies a
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import stat
@@ -10,7 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from e2e.awq_vs_bf16 import arm_plan, eval_argv, failure_excerpt, logprobs_argv, main, parse_args, render
+from e2e.awq_vs_bf16 import (
+    arm_plan,
+    eval_argv,
+    failure_excerpt,
+    logprobs_argv,
+    main,
+    parse_args,
+    render,
+    strict_targets,
+)
+from e2e.gpu_e2e import REPO
 
 VLLM_LOG = """INFO 12-02 12:00:01 [model.py:100] Resolved architecture: Qwen3NextForCausalLM
 INFO 12-02 12:00:02 [compressed_tensors.py:300] Using MarlinLinearKernel for CompressedTensorsWNA16
@@ -49,6 +60,9 @@ def test_both_arms_serve_the_same_adapter_and_run_the_same_suite(tmp_path: Path)
     assert a[a.index("--seed") + 1] == "3" and a[a.index("--epochs") + 1] == "5"
     lp = logprobs_argv(plan["w4a16"], args, tmp_path / "lp.json")
     assert lp[lp.index("--tokenizer") + 1] == str(tmp_path / "twin-w4a16") and "--limit" in lp
+    assert lp[lp.index("--model") + 1] == "madcat"
+    base = logprobs_argv(plan["w4a16"], args, tmp_path / "lp.json", "tiny-base")
+    assert base[base.index("--model") + 1] == "tiny-base" and len(base) == len(lp)
 
 
 def test_a_dead_servers_log_gives_the_exception_and_the_lines_that_name_lora_and_quantisation() -> None:
@@ -101,3 +115,38 @@ def test_serve_records_exactly_what_failed_when_vllm_refuses(tmp_path: Path, mon
     assert "no live arm to evaluate" in json.loads((out / "summary.json").read_text())["outcome"]
     assert main([str(out), "--phase", "stop", "--work", str(work)]) == 0
     assert not list(work.glob("vllm-*.pid"))
+
+
+def _divergence(mean: float, top1: float) -> dict[str, float]:
+    return {"trajectories": 30, "tokens": 65309, "mean_abs": mean, "median_abs": mean / 2, "p95_abs": 3 * mean,
+            "max_abs": 9.7, "top1_differs": top1}
+
+
+def test_the_summary_separates_the_loras_part_from_the_bases_divergence() -> None:
+    summary = {"outcome": "eval: complete", "steps": [], "arms": {},
+               "measured": {"divergence": _divergence(0.7253, 0.3177), "divergence_base": _divergence(0.70, 0.30)}}
+    text = render(summary)
+    assert "w4a16 vs bf16: the adapter on each" in text and "w4a16 vs bf16: the base on each" in text
+    assert "mean |Δ logprob| 0.7253" in text and "top-1 differs at 31.8% of positions" in text
+    assert "The LoRA's own part: mean |Δ logprob| +0.0253, top-1 differs +0.0177" in text
+    only_adapter = render({**summary, "measured": {"divergence": _divergence(0.7253, 0.3177)}})
+    assert "the adapter on each" in only_adapter and "LoRA's own part" not in only_adapter
+
+
+def test_the_records_tool_call_count_pairs_the_arms_samples() -> None:
+    spec = importlib.util.spec_from_file_location("tool_calls", REPO / "reports" / "awq-vs-bf16" / "tool_calls.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    bf16 = {("a", 1): ["memory_recall", "memory_recall"], ("b", 1): ["settings_read"], ("c", 1): []}
+    w4a16 = {("a", 1): ["memory_recall", "tts_speak"], ("b", 1): ["settings_read"], ("d", 1): ["memory_recall"]}
+    out = module.summarise({"bf16": bf16, "w4a16": w4a16})
+    assert out["bf16"]["first_call"] == {"memory_recall": 1, "settings_read": 1, "(none)": 1}
+    assert out["bf16"]["calls_per_sample"] == 1.0 and out["w4a16"]["all_calls"]["memory_recall"] == 2
+    assert out["paired"] == {"samples": 2, "same_first_call": 2, "same_sequence": 1}
+
+
+def test_the_servers_are_told_the_adapters_targets_so_an_unwrappable_layer_stops_them() -> None:
+    lint = json.loads((REPO / "reports" / "awq-vs-bf16" / "lint.json").read_text())
+    assert strict_targets(lint) == ["down_proj", "gate_proj", "in_proj_ba", "in_proj_qkvz", "k_proj", "o_proj",
+                                    "out_proj", "q_proj", "up_proj", "v_proj"]
+    assert strict_targets({"modules": {}}) == [] and strict_targets({}) == []

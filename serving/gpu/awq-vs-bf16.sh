@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # AWQ (W4A16) + LoRA vs BF16 + LoRA on the lent GPU host (e2e/awq_vs_bf16.py), in calls of at most 10 minutes.
-# NOT RUN YET. The host has no package index: the bundle's parts arrive one a call (serving/gpu/make-real-model-bundle.sh
-# builds them: vLLM's wheelhouse, the harness wheels), plus .carry/quant/ (serving/gpu/quant-wheels.txt, a few MB).
+# Ran on the lent H200 on 2026-12-02 (reports/awq-vs-bf16/): 7 stash calls, install + prepare, serve, eval, stop +
+# pack; the eval took 958 s, so `wait eval` needed two calls. The host has no package index: the bundle's parts
+# arrive one a call (serving/gpu/make-real-model-bundle.sh builds them: vLLM's wheelhouse, the harness wheels), plus .carry/quant/ (serving/gpu/quant-wheels.txt, a few MB).
 #   awq-vs-bf16.sh stash N         keep part N (.carry/pN/part.N) in /tmp/parts
 #   awq-vs-bf16.sh install         unpack and install all parts into /tmp/site (a `vllm` command in /tmp/site/bin),
 #                                  and the quant wheels into /tmp/site-quant (llm-compressor; compressed-tensors 0.19)
