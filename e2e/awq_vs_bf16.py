@@ -93,12 +93,17 @@ def logprobs_argv(arm: dict[str, Any], args: argparse.Namespace, out: Path, mode
 
 
 def prepare(step: Step, work: Path, args: argparse.Namespace, summary: dict[str, Any]) -> None:
-    twin, copy, adapter = work / "twin-bf16", work / "twin-w4a16", work / "adapters" / ADAPTER
+    twin, copy = work / "twin-bf16", work / "twin-w4a16"
     step.run("twin", [sys.executable, "-m", "serving.tiny_twin", str(twin), "--preset", "w4a16"])
     env = {"PYTHONPATH": os.pathsep.join(filter(None, [args.quant_path, os.environ.get("PYTHONPATH")]))}
     step.run("quantise", [sys.executable, "-m", "serving.quantise", str(twin), str(copy)], env=env, timeout=900)
     shutil.copy(copy / "w4a16.json", step.out / "w4a16.json")
     summary["measured"]["w4a16"] = json.loads((copy / "w4a16.json").read_text(encoding="utf-8"))
+    train_adapter(step, twin, work / "adapters" / ADAPTER, args)
+
+
+def train_adapter(step: Step, twin: Path, adapter: Path, args: argparse.Namespace) -> None:
+    """`madcat` on the BF16 twin with the production targets, linted; its lint, manifest and files into the record."""
     device = args.train_device
     step.run("train", [sys.executable, "-m", "training.train", "--config", "training/configs/tiny.yaml",
                        "--model", str(twin), "--output", str(adapter), "--device", device,

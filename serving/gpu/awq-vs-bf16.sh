@@ -14,12 +14,15 @@
 # wait serve; bg eval, wait eval; stop; pack. Copy the record to reports/awq-vs-bf16/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-SITE=/tmp/site QSITE=/tmp/site-quant PARTS=/tmp/parts REC=${REC:-/tmp/awq-vs-bf16} WORK=/tmp/madcat-awq
+# DRIVER=tensor_parallel runs e2e/tensor_parallel.py the same way (serving/gpu/tensor-parallel.sh sets it).
+DRIVER=${DRIVER:-awq_vs_bf16}
+SITE=/tmp/site QSITE=/tmp/site-quant PARTS=/tmp/parts REC=${REC:-/tmp/${DRIVER//_/-}} WORK=/tmp/madcat-$DRIVER
 export PYTHONPATH=$SITE PATH=$SITE/bin:$PATH HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1 \
   TOKENIZERS_PARALLELISM=false
 mkdir -p $PARTS $SITE/bin $QSITE $REC
 pipi() { python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$@"; }
-run() { python3 -m e2e.awq_vs_bf16 $REC --work $WORK --quant-path $QSITE "$@"; }
+extra=(); [[ $DRIVER == awq_vs_bf16 ]] && extra=(--quant-path $QSITE)
+run() { python3 -m e2e.$DRIVER $REC --work $WORK "${extra[@]}" "$@"; }
 case ${1:?verb} in
   stash) cp .carry/p"$2"/part."$2" $PARTS/ && ls -la $PARTS ;;
   install)
@@ -31,15 +34,16 @@ case ${1:?verb} in
     python3 -c "import vllm, compressed_tensors; print('vllm', vllm.__version__, 'compressed-tensors', compressed_tensors.__version__)"
     PYTHONPATH=$QSITE:$SITE python3 -c "import llmcompressor, compressed_tensors as c; print('llmcompressor', llmcompressor.__version__, c.__version__)" ;;
   bg)
-    verb=$2; shift 2; setsid nohup python3 -m e2e.awq_vs_bf16 $REC --phase "$verb" --work $WORK --quant-path $QSITE "$@" \
+    verb=$2; shift 2; setsid nohup python3 -m e2e.$DRIVER $REC --phase "$verb" --work $WORK "${extra[@]}" "$@" \
       > $REC/"$verb".out 2>&1 < /dev/null & echo "$verb started (pid $!)" ;;
   wait)
     end=$((SECONDS + ${3:-520}))
-    while pgrep -f "awq_vs_bf16 $REC --phase $2" > /dev/null && ((SECONDS < end)); do sleep 5; done
-    pgrep -f "awq_vs_bf16 $REC --phase $2" > /dev/null && echo "$2 still running" || echo "$2 ended"
+    while pgrep -f "$DRIVER $REC --phase $2" > /dev/null && ((SECONDS < end)); do sleep 5; done
+    pgrep -f "$DRIVER $REC --phase $2" > /dev/null && echo "$2 still running" || echo "$2 ended"
     tail -n 40 $REC/"$2".out
     tar cJf "$OUT/record.tar.xz" -C $REC . 2>/dev/null || true ;;
   pack)
-    tar cJf "$OUT/record.tar.xz" -C $REC . && find $WORK/runs -name '*.eval' | tar cf "$OUT/evallogs.tar" -T - ;;
+    tar cJf "$OUT/record.tar.xz" -C $REC .
+    if [ -d $WORK/runs ]; then find $WORK/runs -name '*.eval' | tar cf "$OUT/evallogs.tar" -T -; fi ;;
   *) verb=$1; shift; run --phase "$verb" "$@" ;;
 esac

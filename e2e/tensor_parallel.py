@@ -1,0 +1,218 @@
+"""LoRA under tensor and pipeline parallelism on real vLLM, on a 2-GPU host: `python -m e2e.tensor_parallel OUT --phase P`.
+
+serving/configs/bf16-lora.yaml keeps tensor parallel at 1 because LoRA on `linear_attn.in_proj_qkvz` under
+TP >= 2 is suspected to be mis-sliced in vLLM 0.25.1 (the fused q/k/v/z projection is sharded per head group;
+the LoRA's B slices may not follow). This settles it on the twin at widths that split over 2 GPUs
+(`serving.tiny_twin --preset w4a16`, checked by serving/quant_shapes.py): the same adapter served whole (tp1),
+split by tensor parallel (tp2) and by pipeline parallel (pp2), and the same reference transcripts
+teacher-forced through each, with the adapter and without it. A split that changes the adapter's logprobs
+more than it changes the base's is the LoRA being split wrong.
+
+Phases (state in --work; one a call on a host with a 10-minute limit; serving/gpu/tensor-parallel.sh drives them):
+    prepare          the BF16 twin and the adapter, as e2e.awq_vs_bf16 makes them (production targets, linted)
+    measure --layout one layout's server (tp1: one GPU; tp2: --tensor-parallel-size 2; pp2: --pipeline-parallel-size
+                     2), with --lora-target-modules = the adapter's module kinds: start it, `serving check`, the
+                     transcripts' logprobs from the adapter and from the base, stop it. A layout vLLM refuses is
+                     recorded with its exception and the log lines naming LoRA or the split
+    compare          `reports divergence` of tp2 and pp2 against tp1, for the adapter and for the base: max and mean
+                     |Δ logprob| and how many greedy (top-1) tokens differ; the adapter's minus the base's is the
+                     LoRA's own part
+Everything goes to OUT_DIR (reports/tensor-parallel/): summary.json, summary.md, logs/, logprobs and divergences.
+NOT RUN YET: only the 1-GPU kind has been lent so far; tested on a CPU (arguments, plans, the summary).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from core.safe_io import write_text_atomic
+from e2e.awq_vs_bf16 import (
+    ADAPTER,
+    SERVED_BASE,
+    divergence_line,
+    failure_excerpt,
+    logprobs_argv,
+    strict_targets,
+    train_adapter,
+)
+from e2e.gpu_e2e import REPO, Step, StepFailed, open_record, save_summary
+
+LAYOUTS: dict[str, dict[str, int]] = {
+    "tp1": {"tensor-parallel-size": 1, "pipeline-parallel-size": 1},
+    "tp2": {"tensor-parallel-size": 2, "pipeline-parallel-size": 1},
+    "pp2": {"tensor-parallel-size": 1, "pipeline-parallel-size": 2},
+}
+REFERENCE = "tp1"
+PHASES = ("prepare", "measure", "compare")
+
+
+def serve_overrides(work: Path, layout: str, port: int, targets: list[str]) -> dict[str, Any]:
+    """serving/configs/tiny-twin.yaml with the twin, the adapter, the port and the layout's split."""
+    return {"model": str(work / "twin-bf16"), "port": port, "lora-modules": [f"{ADAPTER}={work / 'adapters' / ADAPTER}"],
+            "lora-target-modules": targets or None, **LAYOUTS[layout]}
+
+
+def measure(step: Step, work: Path, args: argparse.Namespace, summary: dict[str, Any]) -> None:
+    from serving.serve_config import load_serve_config, serve_command
+    from serving.server_api import ServerError, wait_for_server
+
+    layout, base_url = args.layout, f"http://127.0.0.1:{args.port}"
+    lint = step.out / "lint.json"
+    if not lint.is_file():
+        raise StepFailed("no adapter yet: run the prepare phase first")
+    config = load_serve_config("tiny-twin")
+    argv = serve_command(config, serve_overrides(work, layout, args.port,
+                                                 strict_targets(json.loads(lint.read_text(encoding="utf-8")))))
+    state: dict[str, Any] = {"command": shlex.join(argv)}
+    summary.setdefault("layouts", {})[layout] = state
+    (step.out / "logs").mkdir(parents=True, exist_ok=True)
+    log_path = step.out / "logs" / f"vllm-{layout}.log"
+    started = time.monotonic()
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                                env={**os.environ, **config.env}, start_new_session=True)
+    try:
+        try:
+            wait_for_server(base_url, timeout_s=args.serve_timeout, process=proc)
+        except ServerError as exc:
+            log = log_path.read_text(encoding="utf-8", errors="replace")
+            state.update({"state": "refused", "why": str(exc), **failure_excerpt(log)})
+            raise StepFailed(f"{layout}: vLLM did not serve it: {state.get('exception') or exc}") from None
+        state["start_seconds"] = round(time.monotonic() - started, 1)
+        check = step.run(f"check-{layout}", [sys.executable, "-m", "serving", "check", "--base-url", base_url,
+                                             "--adapter", ADAPTER, "--base-model", SERVED_BASE, "--json"],
+                         ok_codes=(0, 1, 2))
+        state["check_exit"] = check.returncode
+        state["state"] = "live" if check.returncode == 0 else "not live"
+        arm = {"base_url": base_url, "model": str(work / "twin-bf16")}
+        for model, tag in ((ADAPTER, ""), (SERVED_BASE, "-base")):
+            out = step.out / f"logprobs{tag}-{layout}.json"
+            step.run(f"logprobs{tag}-{layout}", logprobs_argv(arm, args, out, model), ok_codes=(0,))
+    finally:
+        stop_server(proc)
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    """The server and its workers (its own process group); nothing to do when it already died."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+            proc.wait(timeout=60)
+            return
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def compare(step: Step, args: argparse.Namespace, summary: dict[str, Any]) -> None:
+    """Each measured split against tp1, adapter and base; a split with nothing to compare is said so."""
+    out = summary["measured"].setdefault("divergence", {})
+    for layout in LAYOUTS:
+        if layout == REFERENCE:
+            continue
+        for tag in ("", "-base"):
+            a, b = step.out / f"logprobs{tag}-{layout}.json", step.out / f"logprobs{tag}-{REFERENCE}.json"
+            if not (a.is_file() and b.is_file()):
+                out[f"{layout}{tag}"] = None
+                continue
+            div = step.out / f"divergence{tag}-{layout}.json"
+            step.run(f"divergence{tag}-{layout}", [sys.executable, "-m", "reports", "divergence", str(a), str(b),
+                                                   "--names", f"{layout},{REFERENCE}", "--out", str(div)],
+                     ok_codes=(0, 1))
+            out[f"{layout}{tag}"] = json.loads(div.read_text(encoding="utf-8"))
+    if not any(out.values()):
+        raise StepFailed("nothing to compare: measure tp1 and at least one of tp2, pp2 first")
+
+
+def render(summary: dict[str, Any]) -> str:
+    lines = ["# LoRA under tensor and pipeline parallelism on the tiny twin", "", f"Outcome: {summary.get('outcome')}",
+             "", "| layout | state | start (s) | check |", "|---|---|---|---|"]
+    for name, state in summary.get("layouts", {}).items():
+        lines.append(f"| {name} | {state.get('state', 'started')} | {state.get('start_seconds', '')} | "
+                     f"{state.get('check_exit', '')} |")
+    for name, state in summary.get("layouts", {}).items():
+        if state.get("state") == "refused":
+            lines += ["", f"## {name}: refused", "", f"- {state.get('why')}"]
+            if state.get("exception"):
+                lines.append(f"- exception: `{state['exception']}`")
+            lines += [f"    {line}" for line in state.get("lines", [])]
+    divergence = summary.get("measured", {}).get("divergence", {})
+    for layout in LAYOUTS:
+        adapter, base = divergence.get(layout), divergence.get(f"{layout}-base")
+        if layout == REFERENCE or (adapter is None and base is None):
+            continue
+        lines += ["", f"## {layout} against {REFERENCE}", ""]
+        lines += [f"- {what}: {divergence_line(d)}" for what, d in (("adapter", adapter), ("base", base)) if d]
+        if adapter and base:
+            lines.append(f"- the LoRA's own part: mean |Δ logprob| {adapter['mean_abs'] - base['mean_abs']:+.4f}, "
+                         f"max {adapter['max_abs'] - base['max_abs']:+.4f}, top-1 differs "
+                         f"{adapter['top1_differs'] - base['top1_differs']:+.4f} (adapter minus base)")
+    lines += ["", "## Steps", ""] + [f"- {s['name']}: exit {s['exit']}" for s in summary.get("steps", [])]
+    return "\n".join(lines) + "\n"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m e2e.tensor_parallel", description=__doc__.splitlines()[0])
+    p.add_argument("out", type=Path, help="where the record goes (reports/tensor-parallel)")
+    p.add_argument("--phase", required=True, choices=PHASES)
+    p.add_argument("--layout", choices=tuple(LAYOUTS), help="the split the measure phase serves")
+    p.add_argument("--work", type=Path, default=Path("/tmp/madcat-tp"), help="scratch dir kept between calls")
+    p.add_argument("--train-device", choices=("cuda", "cpu"), default="cuda")
+    p.add_argument("--train-steps", type=int, default=40)
+    p.add_argument("--port", type=int, default=8031)
+    p.add_argument("--serve-timeout", type=float, default=420, help="seconds the server gets to become ready")
+    p.add_argument("--transcripts", default="dataset/madcat-system.jsonl", help="reference transcripts for logprobs")
+    p.add_argument("--logprob-limit", type=int, default=30)
+    return p
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.phase == "measure" and args.layout is None:
+        parser.error("--phase measure needs --layout (tp1, tp2 or pp2)")
+    for name in ("train_steps", "logprob_limit"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if not 1024 <= args.port <= 65535:
+        parser.error("--port must be in 1024..65535")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    out, work = args.out.resolve(), args.work.resolve()
+    summary, first_new_step, step = open_record(out, work)
+    phase = args.phase + (f" {args.layout}" if args.phase == "measure" else "")
+    started = time.monotonic()
+    try:
+        if args.phase == "prepare":
+            step.run("twin", [sys.executable, "-m", "serving.tiny_twin", str(work / "twin-bf16"), "--preset", "w4a16"])
+            train_adapter(step, work / "twin-bf16", work / "adapters" / ADAPTER, args)
+        elif args.phase == "measure":
+            measure(step, work, args, summary)
+        else:
+            compare(step, args, summary)
+        summary["outcome"] = f"{phase}: complete"
+    except (StepFailed, subprocess.TimeoutExpired, OSError, KeyError, ValueError) as exc:
+        summary["outcome"] = f"{phase}: stopped: {exc.__class__.__name__}: {exc}"
+    finally:
+        summary["measured"].setdefault("phase_seconds", {})[phase] = round(time.monotonic() - started, 1)
+        summary = save_summary(out, summary, first_new_step)
+        write_text_atomic(out / "summary.md", render(summary))
+        print(f"[tp] {summary['outcome']}", flush=True)
+    return 0 if summary["outcome"].endswith("complete") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
