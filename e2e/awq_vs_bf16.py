@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from core.safe_io import write_text_atomic
-from e2e.gpu_e2e import REPO, Step, StepFailed, open_record, results_stats, save_summary
+from e2e.gpu_e2e import REPO, Step, StepFailed, results_stats, run_phase
 
 ARMS = ("bf16", "w4a16")
 CONFIGS = {"bf16": "tiny-twin", "w4a16": "tiny-twin-w4a16"}
@@ -304,20 +304,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     out, work = args.out.resolve(), args.work.resolve()
-    summary, first_new_step, step = open_record(out, work)
-    started = time.monotonic()
-    try:
-        {"prepare": lambda: prepare(step, work, args, summary), "serve": lambda: serve(step, work, args, summary),
-         "eval": lambda: evaluate(step, work, args, summary), "stop": lambda: stop(work, summary)}[args.phase]()
-        summary["outcome"] = f"{args.phase}: complete"
-    except (StepFailed, subprocess.TimeoutExpired, OSError, KeyError, ValueError) as exc:
-        summary["outcome"] = f"{args.phase}: stopped: {exc.__class__.__name__}: {exc}"
-    finally:
-        summary["measured"].setdefault("phase_seconds", {})[args.phase] = round(time.monotonic() - started, 1)
-        summary = save_summary(out, summary, first_new_step)
-        write_text_atomic(out / "summary.md", render(summary))
-        print(f"[awq] {summary['outcome']}", flush=True)
-    return 0 if summary["outcome"].endswith("complete") else 1
+    phases = {"prepare": prepare, "serve": serve, "eval": evaluate}
+
+    def action(step: Step, summary: dict[str, Any]) -> None:
+        if args.phase == "stop":
+            stop(work, summary)
+        else:
+            phases[args.phase](step, work, args, summary)
+
+    return run_phase(out, work, args.phase, action, tag="awq", render=render)[0]
 
 
 if __name__ == "__main__":

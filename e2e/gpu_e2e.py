@@ -25,6 +25,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,31 @@ def save_summary(out: Path, summary: dict[str, Any], first_new_step: int) -> dic
         summary = {**disk, **summary, "steps": steps, "measured": measured}
     write_text_atomic(path, json.dumps(summary, indent=2, default=str) + "\n")
     return summary
+
+
+PhaseAction = Callable[[Step, dict[str, Any]], None]
+
+
+def run_phase(out: Path, work: Path, phase: str, action: PhaseAction, *, tag: str,
+              render: Callable[[dict[str, Any]], str | None] | None = None) -> tuple[int, dict[str, Any]]:
+    """One phase of a phased driver: `action` runs into the record, a failure becomes its outcome (never a
+    traceback), the phase's time and summary.json are saved, and summary.md is rendered (unless `render` says
+    None). Returns the exit code (0 when the phase completed) and the summary as written."""
+    summary, first_new_step, step = open_record(out, work)
+    started = time.monotonic()
+    try:
+        action(step, summary)
+        summary["outcome"] = f"{phase}: complete"
+    except (StepFailed, subprocess.TimeoutExpired, OSError, KeyError, ValueError) as exc:
+        summary["outcome"] = f"{phase}: stopped: {exc.__class__.__name__}: {exc}"
+    finally:
+        summary["measured"].setdefault("phase_seconds", {})[phase] = round(time.monotonic() - started, 1)
+        summary = save_summary(out, summary, first_new_step)
+        text = render(summary) if render else None
+        if text is not None:
+            write_text_atomic(out / "summary.md", text)
+        print(f"[{tag}] {summary['outcome']}", flush=True)
+    return (0 if summary["outcome"].endswith("complete") else 1), summary
 
 
 def versions() -> dict[str, Any]:

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from core.safe_io import write_text_atomic
-from e2e.gpu_e2e import REPO, Step, StepFailed, open_record, results_stats, save_summary
+from e2e.gpu_e2e import REPO, Step, StepFailed, results_stats, run_phase
 from e2e.real_model_record import render
 
 SERVED_BASE = "smol-base"
@@ -314,10 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     args.base_url = f"http://127.0.0.1:{args.port}"
 
     out, work = args.out.resolve(), args.work.resolve()
-    summary, first_new_step, step = open_record(out, work)
-    summary["outcome"] = f"running {args.phase}"
-    started = time.monotonic()
-    try:
+
+    def action(step: Step, summary: dict[str, Any]) -> None:
         if args.phase == "prepare":
             prepare(step, work, args)
         elif args.phase == "train":
@@ -336,17 +334,13 @@ def main(argv: list[str] | None = None) -> int:
                 summary["base_run"] = str(runs["base"])
         else:
             serve(step, work, args, summary)
-        summary["outcome"] = f"{args.phase}: complete"
-    except (StepFailed, subprocess.TimeoutExpired, OSError, KeyError, ValueError) as exc:
-        summary["outcome"] = f"{args.phase}: stopped: {exc.__class__.__name__}: {exc}"
-    finally:
-        summary["measured"].setdefault("phase_seconds", {})[args.phase] = round(time.monotonic() - started, 1)
-        summary = save_summary(out, summary, first_new_step)
-        if args.phase == "eval" and summary["outcome"].endswith("complete"):
-            write_text_atomic(out / "summary.md", render(out))
-        print(f"[real] {summary['outcome']}", flush=True)
+
+    def render_after_eval(summary: dict[str, Any]) -> str | None:
+        return render(out) if args.phase == "eval" and summary["outcome"].endswith("complete") else None
+
+    code, summary = run_phase(out, work, args.phase, action, tag="real", render=render_after_eval)
     print_brief(summary)
-    return 0 if summary["outcome"].endswith("complete") else 1
+    return code
 
 
 def record_arms(runs: dict[str, Path], summary: dict[str, Any]) -> None:

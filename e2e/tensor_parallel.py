@@ -34,7 +34,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from core.safe_io import write_text_atomic
 from e2e.awq_vs_bf16 import (
     ADAPTER,
     SERVED_BASE,
@@ -44,7 +43,7 @@ from e2e.awq_vs_bf16 import (
     strict_targets,
     train_adapter,
 )
-from e2e.gpu_e2e import REPO, Step, StepFailed, open_record, save_summary
+from e2e.gpu_e2e import REPO, Step, StepFailed, run_phase
 
 LAYOUTS: dict[str, dict[str, int]] = {
     "tp1": {"tensor-parallel-size": 1, "pipeline-parallel-size": 1},
@@ -192,10 +191,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     out, work = args.out.resolve(), args.work.resolve()
-    summary, first_new_step, step = open_record(out, work)
-    phase = args.phase + (f" {args.layout}" if args.phase == "measure" else "")
-    started = time.monotonic()
-    try:
+
+    def action(step: Step, summary: dict[str, Any]) -> None:
         if args.phase == "prepare":
             step.run("twin", [sys.executable, "-m", "serving.tiny_twin", str(work / "twin-bf16"), "--preset", "w4a16"])
             train_adapter(step, work / "twin-bf16", work / "adapters" / ADAPTER, args)
@@ -203,15 +200,9 @@ def main(argv: list[str] | None = None) -> int:
             measure(step, work, args, summary)
         else:
             compare(step, args, summary)
-        summary["outcome"] = f"{phase}: complete"
-    except (StepFailed, subprocess.TimeoutExpired, OSError, KeyError, ValueError) as exc:
-        summary["outcome"] = f"{phase}: stopped: {exc.__class__.__name__}: {exc}"
-    finally:
-        summary["measured"].setdefault("phase_seconds", {})[phase] = round(time.monotonic() - started, 1)
-        summary = save_summary(out, summary, first_new_step)
-        write_text_atomic(out / "summary.md", render(summary))
-        print(f"[tp] {summary['outcome']}", flush=True)
-    return 0 if summary["outcome"].endswith("complete") else 1
+
+    phase = args.phase + (f" {args.layout}" if args.phase == "measure" else "")
+    return run_phase(out, work, phase, action, tag="tp", render=render)[0]
 
 
 if __name__ == "__main__":

@@ -113,7 +113,7 @@ def test_bad_adapter_specs_are_refused_in_one_line(text: str) -> None:
 
 
 def test_phases_that_run_at_once_keep_each_others_steps(tmp_path: Path) -> None:
-    from e2e.real_model_e2e import save_summary
+    from e2e.gpu_e2e import save_summary
 
     train = {"steps": [{"name": "convert"}], "measured": {"phase_seconds": {}}}
     serve = {"steps": [], "measured": {"phase_seconds": {}}}
@@ -131,7 +131,7 @@ def test_phases_that_run_at_once_keep_each_others_steps(tmp_path: Path) -> None:
 
 
 def test_a_broken_summary_on_disk_is_replaced_not_merged(tmp_path: Path) -> None:
-    from e2e.real_model_e2e import save_summary
+    from e2e.gpu_e2e import save_summary
 
     (tmp_path / "summary.json").write_text("{not json")
     summary = {"steps": [{"name": "a"}], "measured": {}}
