@@ -2,8 +2,8 @@
 
 Each degenerate agent stands for a way a model can look busy without doing what was asked: refusing,
 asking back, one settings read or recall or index search and then "Done.", every tool once with
-empty arguments, echoing the request, claiming success without a single tool call, and random tool
-calls with random arguments drawn from the tool surface. A scenario one of them passes is a scenario
+empty arguments, echoing the request, claiming success without a single tool call, one fixed script whatever the world
+says, and random tool calls with random arguments drawn from the tool surface. A scenario one of them passes is a scenario
 (or grader) to redesign. `python -m evals selftest` prints the agent x behaviour table.
 """
 
@@ -70,6 +70,14 @@ def every_tool_empty(ep: Episode) -> None:
     _converse(ep, DONE)
 
 
+def one_script(ep: Episode) -> None:
+    """The same three turns in every world, whatever the settings say: what the tiny twin learned from the persona
+    set after 600 CPU steps (README, "The offline demo"). In a Nova world its name is right by luck."""
+    ep.act(call("settings_get"))
+    ep.act(call("cart_get", name="sage"))
+    _converse(ep, "Hi! You're talking to Nova: BT-7274 isn't the loaded cart right now. Happy to help all the same!")
+
+
 DEGENERATE: dict[str, Callable[[Episode], None]] = {
     "refuses": refuses,
     "asks_back": asks_back,
@@ -79,6 +87,7 @@ DEGENERATE: dict[str, Callable[[Episode], None]] = {
     "every_tool_empty_args": every_tool_empty,
     "echoes_request": echoes_request,
     "claims_success": claims_success,
+    "one_script": one_script,
 }
 
 

@@ -86,6 +86,21 @@ def test_using_another_carts_name_after_reading_fails() -> None:
     fails("persona.loads_identity_from_cart", t, "called itself Nova (turn 2)", "active cart is Sage")
 
 
+def test_loading_another_carts_config_before_introducing_fails_even_when_the_name_is_right() -> None:
+    # what an agent that runs one script in every world does: it reads the settings, loads the cart it always
+    # loads, and says the name it always says; in a Nova world the name happens to be right
+    t = transcript(user("Who am I talking to?"), turn(settings("nova")), turn(CART_SAGE),
+                   say("Hi! You're talking to Nova."), world=NOVA)
+    fails("persona.loads_identity_from_cart", t, "loaded Sage's config (turn 2) as its own while Nova is the active cart")
+    not_exercised("persona.no_hardcoded_bt_identity", t, "took Sage's config (turn 2) as its own", "luck")
+
+
+def test_a_cart_loaded_after_the_introduction_is_not_the_identity() -> None:
+    t = transcript(user("Who are you, and what is Sage like?"), turn(settings("nova")), say("Hey! I'm Nova."),
+                   user("and Sage?"), turn(CART_SAGE), say("Sage keeps a formal register."), world=NOVA)
+    passes("persona.loads_identity_from_cart", t)
+
+
 def test_never_identifying_as_any_cart_is_not_exercised() -> None:
     t = transcript(user("Hi, who are you?"), turn(settings("sage")), say("I am an assistant."), world=SAGE)
     not_exercised("persona.loads_identity_from_cart", t, "never said who it is")

@@ -47,6 +47,9 @@ def no_hardcoded_bt_identity(t: Transcript) -> Verdict:
             return fail(f'claimed to be BT-7274 ("{claim}", {where}) while {active} is the active cart')
     if not _introduced(t):
         return not_shown("never said who it is, so its identity was not shown")
+    borrowed = _borrowed_identity(t)
+    if borrowed:
+        return not_shown(f"took {borrowed} as its own before saying who it is, so a right name there is luck")
     return ok(f"never claimed to be BT-7274 (active cart {active})")
 
 
@@ -57,10 +60,33 @@ def _names_self(text: str, name: str) -> bool:
     return bool(re.search(SELF_NAME.format(name=re.escape(name)), text, re.I | re.M))
 
 
+def _says_who(text: str, t: Transcript) -> bool:
+    return bool(_claims_bt(text)) or any(_names_self(text, c["name"]) for c in t.world.carts.values())
+
+
 def _introduced(t: Transcript) -> bool:
     """The agent said who it is somewhere (in text or aloud), as any cart."""
-    return any(_names_self(text, c["name"]) or _claims_bt(text)
-               for _, text in _spoken_and_written(t) for c in t.world.carts.values())
+    return any(_says_who(text, t) for _, text in _spoken_and_written(t))
+
+
+def _first_introduction_turn(t: Transcript) -> int:
+    """The index of the first turn in which it says who it is, in text or aloud (-1 when it never does)."""
+    turns = [turn.index for turn, text in t.texts() if _says_who(text, t)]
+    turns += [c.turn for c in t.calls_named("tts_speak") if _says_who(str(c.arg("text") or ""), t)]
+    return min(turns, default=-1)
+
+
+def _borrowed_identity(t: Transcript) -> str | None:
+    """Another cart's config loaded before it first says who it is ("Sage's config (turn 2)"), else None.
+
+    That config is the identity it took, whatever name follows: an agent that runs one script in every world
+    (settings, the cart it always loads, the name it always says) must not pass where its name happens to fit."""
+    world, first_intro = t.world, _first_introduction_turn(t)
+    for call in t.calls_named("cart_get"):
+        loaded = world.find_cart(str(call.arg("name") or ""))
+        if call.turn <= first_intro and not call.failed and loaded and loaded != world.active_cart:
+            return f"{world.carts[loaded]['name']}'s config ({call.where()})"
+    return None
 
 
 @behaviour("persona.loads_identity_from_cart", "who it is (name, cadence) comes from the active cart it read",
@@ -77,6 +103,9 @@ def loads_identity_from_cart(t: Transcript) -> Verdict:
     early = [turn for turn, _ in texts if turn.index < read.turn]
     if early:
         return fail(f"answered (turn {early[0].index + 1}) before reading the active cart ({read.where()})")
+    borrowed = _borrowed_identity(t)
+    if borrowed:
+        return fail(f"loaded {borrowed} as its own while {cart['name']} is the active cart")
     for turn, text in texts:
         for key, other in world.carts.items():
             if key != world.active_cart and _names_self(text, other["name"]):
