@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from core.safe_io import write_text_atomic
-from e2e.gpu_e2e import REPO, Step, StepFailed, results_stats, run_phase
+from e2e.gpu_e2e import REPO, Step, StepFailed, results_stats, run_phase, server_env
 
 ARMS = ("bf16", "w4a16")
 CONFIGS = {"bf16": "tiny-twin", "w4a16": "tiny-twin-w4a16"}
@@ -134,7 +134,7 @@ def start_server(step: Step, name: str, arm: dict[str, Any], targets: list[str])
     log = open(step.out / "logs" / f"vllm-{name}.log", "w")  # noqa: SIM115 - the server outlives this process
     print(f"[awq] vllm-{name}: {shlex.join(argv)}", flush=True)
     step.summary.setdefault("serve_commands", {})[name] = shlex.join(argv)
-    return subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **config.env},
+    return subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=server_env(config.env),
                             start_new_session=True)
 
 

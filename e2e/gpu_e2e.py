@@ -132,8 +132,20 @@ def run_phase(out: Path, work: Path, phase: str, action: PhaseAction, *, tag: st
     return (0 if summary["outcome"].endswith("complete") else 1), summary
 
 
+# vLLM's own log lines (which kernels, which LoRA layers it skipped) were missing from the 2026-12-02 servers'
+# logs (reports/awq-vs-bf16/README.md); the servers get vLLM's defaults said outright, and the record keeps the
+# host's VLLM_* settings, so a next run shows its lines or says why not.
+VLLM_LOG_ENV = {"VLLM_CONFIGURE_LOGGING": "1", "VLLM_LOGGING_LEVEL": "INFO"}
+
+
+def server_env(config_env: dict[str, str]) -> dict[str, str]:
+    """The environment a vLLM server starts with: this one, vLLM's logging defaults, then the config's env."""
+    return {**os.environ, **VLLM_LOG_ENV, **config_env}
+
+
 def versions() -> dict[str, Any]:
-    out: dict[str, Any] = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "python": sys.version.split()[0]}
+    out: dict[str, Any] = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "python": sys.version.split()[0],
+                           "vllm_env": {k: v for k, v in sorted(os.environ.items()) if k.startswith("VLLM_")}}
     for name in ("vllm", "torch", "transformers", "peft", "trl", "bitsandbytes", "inspect_ai", "triton"):
         try:
             module = __import__(name)
@@ -157,7 +169,7 @@ def start_vllm(work: Path, out: Path, twin: Path, adapter: Path, port: int, max_
     overrides = {"model": str(twin), "lora-modules": [f"madcat={adapter}"], "port": port,
                  "max-model-len": max_model_len}
     argv = serve_command(config, overrides)
-    env = {**os.environ, **config.env}
+    env = server_env(config.env)
     log = open(out / "logs" / "vllm-serve.full.log", "w")  # noqa: SIM115 - closed when the server stops
     print(f"[e2e] vllm serve: {shlex.join(argv)}", flush=True)
     started = time.monotonic()

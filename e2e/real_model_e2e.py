@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import shutil
 import subprocess
@@ -40,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from core.safe_io import write_text_atomic
-from e2e.gpu_e2e import REPO, Step, StepFailed, results_stats, run_phase
+from e2e.gpu_e2e import REPO, Step, StepFailed, results_stats, run_phase, server_env
 from e2e.real_model_record import render
 
 SERVED_BASE = "smol-base"
@@ -158,7 +157,7 @@ def serve(step: Step, work: Path, args: argparse.Namespace, summary: dict[str, A
     log = open(step.out / "logs" / "vllm-serve.log", "w")  # noqa: SIM115 - the server outlives this process
     started = time.monotonic()
     # Its own session: the server keeps running after this call returns, for the next phase's call.
-    proc = subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **config.env},
+    proc = subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=server_env(config.env),
                             start_new_session=True)
     (work / "vllm.pid").write_text(str(proc.pid))
     summary["serve_command"] = shlex.join(argv)

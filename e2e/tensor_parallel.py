@@ -43,7 +43,7 @@ from e2e.awq_vs_bf16 import (
     strict_targets,
     train_adapter,
 )
-from e2e.gpu_e2e import REPO, Step, StepFailed, run_phase
+from e2e.gpu_e2e import REPO, Step, StepFailed, run_phase, server_env
 
 LAYOUTS: dict[str, dict[str, int]] = {
     "tp1": {"tensor-parallel-size": 1, "pipeline-parallel-size": 1},
@@ -78,7 +78,7 @@ def measure(step: Step, work: Path, args: argparse.Namespace, summary: dict[str,
     started = time.monotonic()
     with open(log_path, "w") as log:
         proc = subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                                env={**os.environ, **config.env}, start_new_session=True)
+                                env=server_env(config.env), start_new_session=True)
     try:
         try:
             wait_for_server(base_url, timeout_s=args.serve_timeout, process=proc)

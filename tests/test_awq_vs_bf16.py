@@ -150,3 +150,14 @@ def test_the_servers_are_told_the_adapters_targets_so_an_unwrappable_layer_stops
     assert strict_targets(lint) == ["down_proj", "gate_proj", "in_proj_ba", "in_proj_qkvz", "k_proj", "o_proj",
                                     "out_proj", "q_proj", "up_proj", "v_proj"]
     assert strict_targets({"modules": {}}) == [] and strict_targets({}) == []
+
+
+def test_servers_start_with_vllms_logging_on_whatever_the_host_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    from e2e.gpu_e2e import server_env, versions
+
+    monkeypatch.setenv("VLLM_LOGGING_LEVEL", "WARNING")
+    monkeypatch.setenv("VLLM_CONFIGURE_LOGGING", "0")
+    env = server_env({"VLLM_USE_FLASHINFER_SAMPLER": "0"})
+    assert (env["VLLM_LOGGING_LEVEL"], env["VLLM_CONFIGURE_LOGGING"], env["VLLM_USE_FLASHINFER_SAMPLER"]) == ("INFO", "1", "0")
+    assert server_env({"VLLM_LOGGING_LEVEL": "DEBUG"})["VLLM_LOGGING_LEVEL"] == "DEBUG"  # a config's own env wins
+    assert versions()["vllm_env"]["VLLM_LOGGING_LEVEL"] == "WARNING"  # the record keeps what the host had
