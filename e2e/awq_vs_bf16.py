@@ -46,7 +46,16 @@ from pathlib import Path
 from typing import Any
 
 from core.safe_io import write_text_atomic
-from e2e.gpu_e2e import REPO, Step, StepFailed, results_stats, run_phase, server_env
+from e2e.gpu_e2e import (
+    REPO,
+    Step,
+    StepFailed,
+    phased_parser,
+    results_stats,
+    run_phase,
+    server_env,
+    step_lines,
+)
 
 ARMS = ("bf16", "w4a16")
 CONFIGS = {"bf16": "tiny-twin", "w4a16": "tiny-twin-w4a16"}
@@ -234,6 +243,13 @@ def divergence_line(div: dict[str, Any]) -> str:
             f"top-1 differs at {div['top1_differs']:.1%} of positions")
 
 
+def lora_part_line(adapter: dict[str, Any], base: dict[str, Any]) -> str:
+    """What a divergence of the adapter adds to the same divergence of the base: the LoRA's own part."""
+    return (f"the LoRA's own part: mean |Δ logprob| {adapter['mean_abs'] - base['mean_abs']:+.4f}, max "
+            f"{adapter['max_abs'] - base['max_abs']:+.4f}, top-1 differs "
+            f"{adapter['top1_differs'] - base['top1_differs']:+.4f} (adapter minus base)")
+
+
 def render(summary: dict[str, Any]) -> str:
     """summary.md: what ran, each arm's state (and exactly why a refused arm was refused), the numbers."""
     lines = ["# AWQ (W4A16) + LoRA vs BF16 + LoRA on the tiny twin", "", f"Outcome: {summary.get('outcome')}", ""]
@@ -258,22 +274,29 @@ def render(summary: dict[str, Any]) -> str:
             lines += ["", f"## Teacher-forced divergence, w4a16 vs bf16: {what}", "",
                       divergence_line(measured[key])]
     if measured.get("divergence") and measured.get("divergence_base"):
-        a, b = measured["divergence"], measured["divergence_base"]
-        lines += ["", f"The LoRA's own part: mean |Δ logprob| {a['mean_abs'] - b['mean_abs']:+.4f}, "
-                      f"top-1 differs {a['top1_differs'] - b['top1_differs']:+.4f} (adapter minus base)."]
-    lines += ["", "## Steps", ""] + [f"- {s['name']}: exit {s['exit']}" for s in summary.get("steps", [])]
-    return "\n".join(lines) + "\n"
+        lines += ["", "- " + lora_part_line(measured["divergence"], measured["divergence_base"])]
+    return "\n".join(lines + step_lines(summary)) + "\n"
+
+
+def add_adapter_and_logprob_args(p: argparse.ArgumentParser) -> None:
+    """What train_adapter and the logprob steps read: shared by this driver and e2e.tensor_parallel."""
+    p.add_argument("--train-device", choices=("cuda", "cpu"), default="cuda")
+    p.add_argument("--train-steps", type=int, default=40)
+    p.add_argument("--transcripts", default="dataset/madcat-system.jsonl", help="reference transcripts for logprobs")
+    p.add_argument("--logprob-limit", type=int, default=30)
+
+
+def require_positive(parser: argparse.ArgumentParser, args: argparse.Namespace, names: tuple[str, ...]) -> None:
+    for name in names:
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m e2e.awq_vs_bf16", description=__doc__.splitlines()[0])
-    p.add_argument("out", type=Path, help="where the record goes (reports/awq-vs-bf16)")
-    p.add_argument("--phase", required=True, choices=PHASES)
-    p.add_argument("--work", type=Path, default=Path("/tmp/madcat-awq"), help="scratch dir kept between calls")
+    p = phased_parser("python -m e2e.awq_vs_bf16", __doc__, "reports/awq-vs-bf16", PHASES, "/tmp/madcat-awq")
     p.add_argument("--quant-path", default=None, help="directory put first on PYTHONPATH for the quantise step "
                                                       "(llm-compressor with compressed-tensors 0.19)")
-    p.add_argument("--train-device", choices=("cuda", "cpu"), default="cuda")
-    p.add_argument("--train-steps", type=int, default=40)
+    add_adapter_and_logprob_args(p)
     p.add_argument("--port", type=int, default=8021, help="the BF16 arm's port; the W4A16 arm's is the next one")
     p.add_argument("--serve-timeout", type=float, default=540, help="seconds both servers get to become ready")
     p.add_argument("--epochs", type=int, default=3)
@@ -283,17 +306,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-turns", type=int, default=8)
     p.add_argument("--max-connections", type=int, default=32)
     p.add_argument("--eval-timeout", type=float, default=1500)
-    p.add_argument("--transcripts", default="dataset/madcat-system.jsonl", help="reference transcripts for logprobs")
-    p.add_argument("--logprob-limit", type=int, default=30)
     return p
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = build_parser()
     args = parser.parse_args(argv)
-    for name in ("train_steps", "epochs", "max_tokens", "max_turns", "max_connections", "logprob_limit"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    require_positive(parser, args, ("train_steps", "epochs", "max_tokens", "max_turns", "max_connections",
+                                    "logprob_limit"))
     if not 1024 <= args.port <= 65534:
         parser.error("--port must be in 1024..65534 (the W4A16 arm takes the next port)")
     if not 0 <= args.temperature <= 2:

