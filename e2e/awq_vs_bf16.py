@@ -53,7 +53,7 @@ from e2e.gpu_e2e import (
     phased_parser,
     results_stats,
     run_phase,
-    server_env,
+    start_server,
     step_lines,
 )
 
@@ -133,18 +133,38 @@ def strict_targets(lint: dict[str, Any]) -> list[str]:
     return sorted({kind.rsplit(".", 1)[-1] for kind in lint.get("modules", {})})
 
 
-def start_server(step: Step, name: str, arm: dict[str, Any], targets: list[str]) -> subprocess.Popen:
-    from serving.serve_config import load_serve_config, serve_command
+def recorded_targets(out: Path) -> list[str] | None:
+    """strict_targets of the adapter the prepare phase linted into the record, or None before it has."""
+    lint = out / "lint.json"
+    return strict_targets(json.loads(lint.read_text(encoding="utf-8"))) if lint.is_file() else None
 
-    config = load_serve_config(arm["config"])
-    argv = serve_command(config, {"model": arm["model"], "port": arm["port"],
-                                  "lora-modules": [f"{ADAPTER}={arm['adapter_dir']}"],
-                                  "lora-target-modules": targets or None})
-    log = open(step.out / "logs" / f"vllm-{name}.log", "w")  # noqa: SIM115 - the server outlives this process
-    print(f"[awq] vllm-{name}: {shlex.join(argv)}", flush=True)
-    step.summary.setdefault("serve_commands", {})[name] = shlex.join(argv)
-    return subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=server_env(config.env),
-                            start_new_session=True)
+
+def adapter_overrides(model: str, port: int, adapter_dir: str, targets: list[str]) -> dict[str, Any]:
+    """A serving config's values for one server of the twin with `madcat` (and only its module kinds)."""
+    return {"model": model, "port": port, "lora-modules": [f"{ADAPTER}={adapter_dir}"],
+            "lora-target-modules": targets or None}
+
+
+def server_log(step: Step, name: str) -> Path:
+    return step.out / "logs" / f"vllm-{name}.log"
+
+
+def start_arm_server(step: Step, name: str, config_name: str, overrides: dict[str, Any]) -> tuple[subprocess.Popen, str]:
+    """One arm's (or layout's) server, its log at logs/vllm-<name>.log; the process and its command line."""
+    proc, argv = start_server(config_name, overrides, server_log(step, name))
+    return proc, shlex.join(argv)
+
+
+def refusal(step: Step, name: str, exc: Exception) -> dict[str, Any]:
+    """A server that died before it was ready: why, from its log."""
+    log = server_log(step, name).read_text(encoding="utf-8", errors="replace")
+    return {"state": "refused", "why": str(exc), **failure_excerpt(log)}
+
+
+def check_live(step: Step, name: str, base_url: str) -> subprocess.CompletedProcess[str]:
+    """`serving check`: the adapter is listed on its parent and changes the output (exit 0)."""
+    return step.run(f"check-{name}", [sys.executable, "-m", "serving", "check", "--base-url", base_url, "--adapter",
+                                      ADAPTER, "--base-model", SERVED_BASE, "--json"], ok_codes=(0, 1, 2))
 
 
 def serve(step: Step, work: Path, args: argparse.Namespace, summary: dict[str, Any]) -> None:
@@ -153,25 +173,24 @@ def serve(step: Step, work: Path, args: argparse.Namespace, summary: dict[str, A
 
     plan = arm_plan(work, args.port)
     started = time.monotonic()
-    lint = step.out / "lint.json"
-    targets = strict_targets(json.loads(lint.read_text(encoding="utf-8"))) if lint.is_file() else []
-    procs = {name: start_server(step, name, arm, targets) for name, arm in plan.items()}
-    for name, proc in procs.items():
-        (work / f"vllm-{name}.pid").write_text(str(proc.pid))
+    targets = recorded_targets(step.out) or []
+    procs = {}
+    for name, arm in plan.items():
+        procs[name], command = start_arm_server(step, name, arm["config"], adapter_overrides(
+            arm["model"], arm["port"], arm["adapter_dir"], targets))
+        summary.setdefault("serve_commands", {})[name] = command
+        (work / f"vllm-{name}.pid").write_text(str(procs[name].pid))
     status = summary.setdefault("arms", {})
     for name, proc in procs.items():
         remaining = max(10.0, args.serve_timeout - (time.monotonic() - started))
         try:
             wait_for_server(plan[name]["base_url"], timeout_s=remaining, process=proc)
         except ServerError as exc:
-            log = (step.out / "logs" / f"vllm-{name}.log").read_text(encoding="utf-8", errors="replace")
-            status[name] = {"state": "refused", "why": str(exc), **failure_excerpt(log)}
+            status[name] = refusal(step, name, exc)
             summary.setdefault("refusals", {})[name] = status[name]
             continue
         status[name] = {"state": "ready", "start_seconds": round(time.monotonic() - started, 1)}
-        check = step.run(f"check-{name}", [sys.executable, "-m", "serving", "check", "--base-url",
-                                           plan[name]["base_url"], "--adapter", ADAPTER, "--base-model", SERVED_BASE,
-                                           "--json"], ok_codes=(0, 1, 2))
+        check = check_live(step, name, plan[name]["base_url"])
         status[name]["check_exit"] = check.returncode
         status[name]["check"] = (check.stdout.strip() or check.stderr.strip())[-4000:]
         status[name]["state"] = "live" if check.returncode == 0 else "not live"

@@ -176,19 +176,27 @@ def versions() -> dict[str, Any]:
     return out
 
 
-def start_vllm(work: Path, out: Path, twin: Path, adapter: Path, port: int, max_model_len: int) -> tuple[subprocess.Popen, float, list[str]]:
-    """`vllm serve` from the project's tiny-twin config, the twin and adapter paths swapped in."""
+def start_server(config_name: str, overrides: dict[str, Any], log_path: Path) -> tuple[subprocess.Popen, list[str]]:
+    """`vllm serve` from serving/configs/<config_name>.yaml with the overrides, in its own session (it outlives the
+    call that started it; stop() ends it and its workers), its output to log_path; the process and its argv."""
     from serving.serve_config import load_serve_config, serve_command
 
-    config = load_serve_config("tiny-twin")
+    config = load_serve_config(config_name)
+    argv = serve_command(config, overrides)
+    print(f"[e2e] vllm serve ({log_path.name}): {shlex.join(argv)}", flush=True)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=server_env(config.env),
+                                start_new_session=True)
+    return proc, argv
+
+
+def start_vllm(work: Path, out: Path, twin: Path, adapter: Path, port: int, max_model_len: int) -> tuple[subprocess.Popen, float, list[str]]:
+    """`vllm serve` from the project's tiny-twin config, the twin and adapter paths swapped in."""
     overrides = {"model": str(twin), "lora-modules": [f"madcat={adapter}"], "port": port,
                  "max-model-len": max_model_len}
-    argv = serve_command(config, overrides)
-    env = server_env(config.env)
-    log = open(out / "logs" / "vllm-serve.full.log", "w")  # noqa: SIM115 - closed when the server stops
-    print(f"[e2e] vllm serve: {shlex.join(argv)}", flush=True)
     started = time.monotonic()
-    proc = subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    proc, argv = start_server("tiny-twin", overrides, out / "logs" / "vllm-serve.full.log")
     return proc, started, argv
 
 
@@ -199,10 +207,13 @@ def wait_ready(proc: subprocess.Popen, base_url: str, timeout_s: float) -> None:
 
 
 def stop(proc: subprocess.Popen) -> None:
+    """A server started in its own session, and its workers; nothing to do when it has already died."""
     if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
         try:
+            os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=60)
+        except ProcessLookupError:  # it died between the poll and the signal
+            pass
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
 

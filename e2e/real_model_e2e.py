@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from core.safe_io import write_text_atomic
-from e2e.gpu_e2e import REPO, Step, StepFailed, phased_parser, results_stats, run_phase, server_env
+from e2e.gpu_e2e import REPO, Step, StepFailed, phased_parser, results_stats, run_phase, start_server
 from e2e.real_model_record import render
 
 SERVED_BASE = "smol-base"
@@ -142,23 +142,18 @@ def prepare(step: Step, work: Path, args: argparse.Namespace) -> None:
 
 
 def serve(step: Step, work: Path, args: argparse.Namespace, summary: dict[str, Any]) -> None:
-    from serving.serve_config import load_serve_config, serve_command
     from serving.server_api import wait_for_server
 
     ensure_model(step, work, args)
     (work / "adapters").mkdir(parents=True, exist_ok=True)
     adapters = sorted(p for p in (work / "adapters").iterdir() if (p / "adapter_config.json").is_file())
-    config = load_serve_config("smol")
     overrides = {"model": str(work / "smollm2"), "port": args.port,
                  "lora-modules": [f"{p.name}={p}" for p in adapters]}
     if args.eager:  # the fallback should CUDA-graph capture fail on the host
         overrides["enforce-eager"] = True
-    argv = serve_command(config, overrides)
-    log = open(step.out / "logs" / "vllm-serve.log", "w")  # noqa: SIM115 - the server outlives this process
     started = time.monotonic()
     # Its own session: the server keeps running after this call returns, for the next phase's call.
-    proc = subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=server_env(config.env),
-                            start_new_session=True)
+    proc, argv = start_server("smol", overrides, step.out / "logs" / "vllm-serve.log")
     (work / "vllm.pid").write_text(str(proc.pid))
     summary["serve_command"] = shlex.join(argv)
     wait_for_server(args.base_url, timeout_s=600, process=proc)

@@ -25,10 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shlex
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,16 +33,19 @@ from typing import Any
 from e2e.awq_vs_bf16 import (
     ADAPTER,
     SERVED_BASE,
+    adapter_overrides,
     add_adapter_and_logprob_args,
+    check_live,
     divergence_line,
-    failure_excerpt,
     logprobs_argv,
     lora_part_line,
+    recorded_targets,
+    refusal,
     require_positive,
-    strict_targets,
+    start_arm_server,
     train_adapter,
 )
-from e2e.gpu_e2e import REPO, Step, StepFailed, phased_parser, run_phase, server_env, step_lines
+from e2e.gpu_e2e import Step, StepFailed, phased_parser, run_phase, step_lines, stop
 
 LAYOUTS: dict[str, dict[str, int]] = {
     "tp1": {"tensor-parallel-size": 1, "pipeline-parallel-size": 1},
@@ -59,61 +58,36 @@ PHASES = ("prepare", "measure", "compare")
 
 def serve_overrides(work: Path, layout: str, port: int, targets: list[str]) -> dict[str, Any]:
     """serving/configs/tiny-twin.yaml with the twin, the adapter, the port and the layout's split."""
-    return {"model": str(work / "twin-bf16"), "port": port, "lora-modules": [f"{ADAPTER}={work / 'adapters' / ADAPTER}"],
-            "lora-target-modules": targets or None, **LAYOUTS[layout]}
+    return {**adapter_overrides(str(work / "twin-bf16"), port, str(work / "adapters" / ADAPTER), targets),
+            **LAYOUTS[layout]}
 
 
 def measure(step: Step, work: Path, args: argparse.Namespace, summary: dict[str, Any]) -> None:
-    from serving.serve_config import load_serve_config, serve_command
     from serving.server_api import ServerError, wait_for_server
 
     layout, base_url = args.layout, f"http://127.0.0.1:{args.port}"
-    lint = step.out / "lint.json"
-    if not lint.is_file():
+    targets = recorded_targets(step.out)
+    if targets is None:
         raise StepFailed("no adapter yet: run the prepare phase first")
-    config = load_serve_config("tiny-twin")
-    argv = serve_command(config, serve_overrides(work, layout, args.port,
-                                                 strict_targets(json.loads(lint.read_text(encoding="utf-8")))))
-    state: dict[str, Any] = {"command": shlex.join(argv)}
-    summary.setdefault("layouts", {})[layout] = state
-    (step.out / "logs").mkdir(parents=True, exist_ok=True)
-    log_path = step.out / "logs" / f"vllm-{layout}.log"
     started = time.monotonic()
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                                env=server_env(config.env), start_new_session=True)
+    proc, command = start_arm_server(step, layout, "tiny-twin", serve_overrides(work, layout, args.port, targets))
+    state: dict[str, Any] = {"command": command}
+    summary.setdefault("layouts", {})[layout] = state
     try:
         try:
             wait_for_server(base_url, timeout_s=args.serve_timeout, process=proc)
         except ServerError as exc:
-            log = log_path.read_text(encoding="utf-8", errors="replace")
-            state.update({"state": "refused", "why": str(exc), **failure_excerpt(log)})
+            state.update(refusal(step, layout, exc))
             raise StepFailed(f"{layout}: vLLM did not serve it: {state.get('exception') or exc}") from None
         state["start_seconds"] = round(time.monotonic() - started, 1)
-        check = step.run(f"check-{layout}", [sys.executable, "-m", "serving", "check", "--base-url", base_url,
-                                             "--adapter", ADAPTER, "--base-model", SERVED_BASE, "--json"],
-                         ok_codes=(0, 1, 2))
-        state["check_exit"] = check.returncode
-        state["state"] = "live" if check.returncode == 0 else "not live"
+        state["check_exit"] = check_live(step, layout, base_url).returncode
+        state["state"] = "live" if state["check_exit"] == 0 else "not live"
         arm = {"base_url": base_url, "model": str(work / "twin-bf16")}
         for model, tag in ((ADAPTER, ""), (SERVED_BASE, "-base")):
             out = step.out / f"logprobs{tag}-{layout}.json"
             step.run(f"logprobs{tag}-{layout}", logprobs_argv(arm, args, out, model), ok_codes=(0,))
     finally:
-        stop_server(proc)
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    """The server and its workers (its own process group); nothing to do when it already died."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-            proc.wait(timeout=60)
-            return
-        except ProcessLookupError:
-            return
-        except subprocess.TimeoutExpired:
-            continue
+        stop(proc)
 
 
 def compare(step: Step, args: argparse.Namespace, summary: dict[str, Any]) -> None:
