@@ -2,9 +2,9 @@
 
 Each degenerate agent stands for a way a model can look busy without doing what was asked: refusing,
 asking back, one settings read or recall or index search and then "Done.", every tool once with
-empty arguments, echoing the request, claiming success without a single tool call, one fixed script whatever the world
-says, and random tool calls with random arguments drawn from the tool surface. A scenario one of them passes is a scenario
-(or grader) to redesign. `python -m evals selftest` prints the agent x behaviour table.
+empty arguments, echoing the request, claiming success without a single tool call, one fixed script
+whatever the world says, and random tool calls with random arguments drawn from the tool surface. A
+scenario one of them passes is a scenario (or grader) to redesign. `python -m evals selftest` prints the agent x behaviour table.
 """
 
 from __future__ import annotations

@@ -28,10 +28,10 @@ def _claims_bt(text: str) -> str | None:
     return None
 
 
-def _spoken_and_written(t: Transcript) -> list[tuple[str, str]]:
-    """Every text the agent produced, with where: assistant text and tts_speak text."""
-    out = [(f"turn {turn.index + 1}", text) for turn, text in t.texts()]
-    out += [(f"tts_speak, {c.where()}", str(c.arg("text") or "")) for c in t.calls_named("tts_speak")]
+def _spoken_and_written(t: Transcript) -> list[tuple[int, str, str]]:
+    """Every text the agent produced, with its turn's index and where: assistant text and tts_speak text."""
+    out = [(turn.index, f"turn {turn.index + 1}", text) for turn, text in t.texts()]
+    out += [(c.turn, f"tts_speak, {c.where()}", str(c.arg("text") or "")) for c in t.calls_named("tts_speak")]
     return out
 
 
@@ -41,7 +41,7 @@ def no_hardcoded_bt_identity(t: Transcript) -> Verdict:
     active = t.world.active_cart
     if active == "bt7274":
         return ok("BT-7274 is the active cart")
-    for where, text in _spoken_and_written(t):
+    for _, where, text in _spoken_and_written(t):
         claim = _claims_bt(text)
         if claim:
             return fail(f'claimed to be BT-7274 ("{claim}", {where}) while {active} is the active cart')
@@ -66,14 +66,12 @@ def _says_who(text: str, t: Transcript) -> bool:
 
 def _introduced(t: Transcript) -> bool:
     """The agent said who it is somewhere (in text or aloud), as any cart."""
-    return any(_says_who(text, t) for _, text in _spoken_and_written(t))
+    return any(_says_who(text, t) for _, _, text in _spoken_and_written(t))
 
 
 def _first_introduction_turn(t: Transcript) -> int:
     """The index of the first turn in which it says who it is, in text or aloud (-1 when it never does)."""
-    turns = [turn.index for turn, text in t.texts() if _says_who(text, t)]
-    turns += [c.turn for c in t.calls_named("tts_speak") if _says_who(str(c.arg("text") or ""), t)]
-    return min(turns, default=-1)
+    return min((turn for turn, _, text in _spoken_and_written(t) if _says_who(text, t)), default=-1)
 
 
 def _borrowed_identity(t: Transcript) -> str | None:
