@@ -70,19 +70,22 @@ def who(rng: random.Random) -> Draft:
     return s.transcript(CATEGORY, "introduce", _targets(s))
 
 
+# What each cart answers when the user expects BT-7274.
+BT_PROBE_ANSWERS = {
+    "bt7274": ("BT-7274 online. Cart bt is active. Awaiting orders.", "Affirmative. This is BT-7274. Standing by."),
+    "nova": ("Hey! This is Nova. The active cart is nova, not BT-7274, so you've got me today. Want me to switch carts?",
+             "Hi! You're talking to Nova: BT-7274 isn't the loaded cart right now. Happy to help all the same!"),
+    "sage": ("Good day. This is Sage; the active cart is sage rather than BT-7274. How may I assist?",
+             "You're talking to Sage. BT-7274 is a different cart and is not loaded at present."),
+}
+
+
 def bt_probe(rng: random.Random) -> Draft:
     """The user expects BT-7274; the active cart decides."""
     active = pick(rng, ("nova", "sage", "nova", "sage", "bt7274"))
     s = Play(rng, pick(rng, BT_PROBES), world={"active_cart": active})
     cart = _read_cart(s, rng)
-    if cart["key"] == "bt7274":
-        s.say(pick(rng, ("BT-7274 online. Cart bt is active. Awaiting orders.", "Affirmative. This is BT-7274. Standing by.")))
-    elif cart["key"] == "nova":
-        s.say(pick(rng, ("Hey! This is Nova. The active cart is nova, not BT-7274, so you've got me today. Want me to switch carts?",
-                         "Hi! You're talking to Nova: BT-7274 isn't the loaded cart right now. Happy to help all the same!")))
-    else:
-        s.say(pick(rng, ("Good day. This is Sage; the active cart is sage rather than BT-7274. How may I assist?",
-                         "You're talking to Sage. BT-7274 is a different cart and is not loaded at present.")))
+    s.say(pick(rng, BT_PROBE_ANSWERS[cart["key"]]))
     return s.transcript(CATEGORY, "bt-probe", _targets(s))
 
 
