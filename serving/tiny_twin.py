@@ -8,12 +8,17 @@ Qwen3-Coder-Next's, and core/chat_template.jinja as its chat template. So every 
 made with the twin is Qwen's. The local backend uses it as its default model and the training
 tests train it; the same directory loads in transformers and in vLLM.
 
-    python -m serving.tiny_twin OUT_DIR [--seed N] [--preset default|w4a16] [--layers 4] [--hidden-size 64] [--fp32]
+    python -m serving.tiny_twin OUT_DIR [--seed N] [--preset default|w4a16|demo] [--random] [--layers 4] [--fp32]
 
 The `w4a16` preset is the same architecture at widths the 4-bit kernels take (serving/quantise.py makes
 its W4A16 copy): every Linear that gets quantised has in_features a multiple of the group size 128 and
 vLLM's Marlin tiles (n % 64, k % 128; fused MoE: hidden % 128, expert width % 128) hold at tensor
 parallel 1 and 2. Hidden 128 is the least that allows, so its embedding and LM head are twice the default's.
+
+The `demo` preset is the offline demo's base: Gated DeltaNet heads of 16, and not random: the non-embedding
+weights a GPU pretraining on habitless transcripts wrote (serving/twin_weights/demo.safetensors, 2 MB; how it
+was made: training/pretrain_twin.py, reports/twin-pretraining/) are laid over the seed's random init, whose
+embedding and LM head they were trained beside (their sha256 is checked). `--random` leaves it random.
 """
 
 from __future__ import annotations
@@ -108,7 +113,14 @@ PRESETS: dict[str, TwinSizes] = {
         linear_num_key_heads=16, linear_num_value_heads=64, linear_key_head_dim=64, linear_value_head_dim=64,
         num_experts=8, num_experts_per_tok=2, moe_intermediate_size=256, shared_expert_intermediate_size=256,
     ),
+    # The offline demo's base: Gated DeltaNet heads of 16 (a CPU training step takes about half the default's),
+    # with the pretrained weights of PRETRAINED["demo"] laid over the random init.
+    "demo": TwinSizes(linear_key_head_dim=16, linear_value_head_dim=16),
 }
+# Presets whose twin is not random: the non-embedding weights a pretraining run wrote (training/pretrain_twin.py;
+# its record: reports/twin-pretraining/). The embedding and the LM head stay the seed's random init, which the
+# pretraining kept frozen; the file names their sha256 and a build whose init differs is refused.
+PRETRAINED: dict[str, Path] = {"demo": REPO_ROOT / "serving" / "twin_weights" / "demo.safetensors"}
 
 
 # --------------------------------------------------------------------------- building
@@ -157,7 +169,47 @@ def build_config(sizes: TwinSizes, vocab_size: int = PADDED_VOCAB_SIZE, eos_id: 
     )
 
 
-def _write_twin(out_dir: Path, seed: int, sizes: TwinSizes, dtype: str) -> None:
+class PretrainedMismatch(ValueError):
+    """The shipped pretrained weights do not fit the twin being built."""
+
+
+def overlay_pretrained(model: Any, weights: Path) -> dict[str, str]:
+    """Lay the pretrained non-embedding weights over a freshly built random twin; returns the file's metadata.
+
+    Refused (PretrainedMismatch) when the file is missing or unreadable, when its tensors do not cover every
+    non-embedding weight at the model's shapes, or when the embedding and LM head it was trained beside differ
+    from this build's random init (another torch may draw other numbers from the same seed)."""
+    import torch
+    from safetensors import SafetensorError, safe_open
+
+    from training.pretrain_twin import FROZEN_WEIGHTS, frozen_sha256
+
+    try:
+        with safe_open(str(weights), framework="pt") as handle:
+            meta = handle.metadata() or {}
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+    except (OSError, SafetensorError) as exc:
+        raise PretrainedMismatch(f"cannot read the pretrained twin weights {weights}: {exc}") from exc
+    params = dict(model.named_parameters())
+    want = {name for name in params if name not in FROZEN_WEIGHTS}
+    if set(tensors) != want:
+        missing, extra = sorted(want - set(tensors)), sorted(set(tensors) - want)
+        raise PretrainedMismatch(f"{weights} does not fit this twin: missing {missing[:3]}, unexpected {extra[:3]}")
+    for name, value in tensors.items():
+        if value.shape != params[name].shape:
+            raise PretrainedMismatch(f"{weights}: {name} is {tuple(value.shape)}, the twin's is {tuple(params[name].shape)}")
+    recorded = json.loads(meta.get("frozen_sha256", "{}"))
+    if recorded != frozen_sha256(model):
+        raise PretrainedMismatch(
+            f"{weights} was trained beside another random embedding and LM head than this build draws from seed "
+            "0 (torch draws differently?); rebuild it with python -m training.pretrain_twin")
+    with torch.no_grad():
+        for name, value in tensors.items():
+            params[name].copy_(value.to(params[name].dtype))
+    return dict(meta)
+
+
+def _write_twin(out_dir: Path, seed: int, sizes: TwinSizes, dtype: str, pretrained: Path | None = None) -> None:
     import torch
     from transformers import GenerationConfig, Qwen3NextForCausalLM
 
@@ -166,12 +218,14 @@ def _write_twin(out_dir: Path, seed: int, sizes: TwinSizes, dtype: str) -> None:
     model = Qwen3NextForCausalLM(config)
     with torch.no_grad():
         model.lm_head.weight.normal_(mean=0.0, std=LM_HEAD_INIT_STD)
+    if pretrained is not None:
+        overlay_pretrained(model, pretrained)
     model.to(getattr(torch, dtype))
     model.generation_config = GenerationConfig(eos_token_id=GENERATION_EOS_IDS, pad_token_id=PAD_ID,
                                                bos_token_id=BOS_ID)
     model.save_pretrained(out_dir)
     write_tokenizer(out_dir, model_max_length=sizes.max_position_embeddings)
-    stamp = _stamp(seed, sizes, dtype)
+    stamp = _stamp(seed, sizes, dtype, pretrained)
     stamp["vocab_size"] = PADDED_VOCAB_SIZE
     stamp["parameters"] = sum(p.numel() for p in model.parameters())
     (out_dir / STAMP_FILE).write_text(json.dumps(stamp, indent=2, sort_keys=True) + "\n", encoding="utf-8")
@@ -187,9 +241,10 @@ def _tokenizer_sha256() -> str:
     return _sha256(b"".join(_sha256((directory / name).read_bytes()).encode() for name in VERBATIM_FILES))
 
 
-def _stamp(seed: int, sizes: TwinSizes, dtype: str) -> dict[str, Any]:
+def _stamp(seed: int, sizes: TwinSizes, dtype: str, pretrained: Path | None = None) -> dict[str, Any]:
     """What a twin was built from; a cached twin is rebuilt when this changes."""
     return {
+        "pretrained_sha256": _sha256(pretrained.read_bytes()) if pretrained is not None else None,
         "format": TWIN_FORMAT,
         "seed": seed,
         "dtype": dtype,
@@ -201,15 +256,31 @@ def _stamp(seed: int, sizes: TwinSizes, dtype: str) -> dict[str, Any]:
     }
 
 
+def pretrained_weights(preset: str, seed: int, sizes: dict[str, int], random: bool) -> Path | None:
+    """The pretrained file a build lays over its random init: the preset's, at its own sizes and seed 0 only."""
+    if random or preset not in PRETRAINED:
+        return None
+    if sizes or seed != 0:
+        raise ValueError(f"the {preset} preset's pretrained weights fit seed 0 at the preset's sizes; "
+                         "pass --random to build other sizes or seeds at random")
+    path = PRETRAINED[preset]
+    if not path.is_file():
+        raise ValueError(f"the {preset} preset's pretrained weights are missing ({path}); "
+                         "python -m training.pretrain_twin writes them")
+    return path
+
+
 def make_tiny_twin(
-    out_dir: str | os.PathLike[str], seed: int = 0, dtype: str = "bfloat16", preset: str = "default", **sizes: int
+    out_dir: str | os.PathLike[str], seed: int = 0, dtype: str = "bfloat16", preset: str = "default",
+    random: bool = False, **sizes: int
 ) -> Path:
     """Build the twin into ``out_dir`` (replacing an earlier twin there) and return its path.
 
     ``preset`` names the starting sizes (PRESETS); ``sizes`` are TwinSizes fields (layers, hidden_size,
-    num_experts, ...) that override it. Deterministic: the same seed and sizes give byte-identical files.
+    num_experts, ...) that override it. A preset with pretrained weights (PRETRAINED) gets them laid over
+    its random init unless ``random``. Deterministic: the same seed and sizes give byte-identical files.
     Raises QwenTokenizerUnavailable when the Qwen3 tokenizer package is missing (its message says how
-    to install it).
+    to install it), PretrainedMismatch when the pretrained weights do not fit.
     """
     if preset not in PRESETS:
         raise ValueError(f"unknown twin preset {preset!r} (known: {', '.join(PRESETS)})")
@@ -220,23 +291,25 @@ def make_tiny_twin(
         raise ValueError(f"dtype must be bfloat16 or float32, got {dtype!r}")
     twin_sizes = dataclasses.replace(PRESETS[preset], **sizes)
     twin_sizes.validate()
+    weights = pretrained_weights(preset, seed, sizes, random)
     tokenizer_files_dir()  # fail before anything is built when the tokenizer is missing
 
     # Built next to the target, then swapped in, so a reader never sees a half-written twin.
     out = build_model_dir(Path(out_dir), STAMP_FILE, "a tiny twin",
-                          lambda tmp: _write_twin(tmp, seed, twin_sizes, dtype))
+                          lambda tmp: _write_twin(tmp, seed, twin_sizes, dtype, weights))
     return out
 
 
 _default_lock = threading.Lock()
 
 
-def _is_current(path: Path, seed: int, dtype: str, sizes: TwinSizes) -> bool:
+def _is_current(path: Path, seed: int, dtype: str, preset: str) -> bool:
+    sizes = PRESETS[preset]
     try:
         stamp = json.loads((path / STAMP_FILE).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return False
-    want = _stamp(seed, sizes, dtype)
+    want = _stamp(seed, sizes, dtype, pretrained_weights(preset, seed, {}, False))
     return all(stamp.get(k) == v for k, v in want.items()) and (path / "model.safetensors").exists()
 
 
@@ -255,7 +328,7 @@ def default_twin_dir(preset: str = "default") -> Path:
     with _default_lock, open(path.parent / f".{path.name}.lock", "a") as lock_file:
         fcntl.flock(lock_file, fcntl.LOCK_EX)
         try:
-            if not _is_current(path, 0, "bfloat16", PRESETS[preset]):
+            if not _is_current(path, 0, "bfloat16", preset):
                 make_tiny_twin(path, preset=preset)
         finally:
             fcntl.flock(lock_file, fcntl.LOCK_UN)
@@ -278,8 +351,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fp32", action="store_true", help="save float32 weights (default bfloat16)")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="default",
-                        help="starting sizes: default (hidden 64) or w4a16 (widths the 4-bit kernels take, "
-                             "for python -m serving.quantise); the size options below override it")
+                        help="starting sizes: default (hidden 64), w4a16 (widths the 4-bit kernels take, "
+                             "for python -m serving.quantise) or demo (Gated DeltaNet heads of 16, with the "
+                             "pretrained weights the offline demo starts from); the size options below override it")
+    parser.add_argument("--random", action="store_true",
+                        help="leave a pretrained preset (demo) at its random init: what its pretraining starts from")
     for f in dataclasses.fields(TwinSizes):
         parser.add_argument("--" + f.name.replace("_", "-"), type=int, default=None, metavar="N",
                             help=f"default: the preset's ({getattr(PRESETS['default'], f.name)} in default)")
@@ -287,7 +363,8 @@ def main(argv: list[str] | None = None) -> int:
     sizes = {f.name: getattr(args, f.name) for f in dataclasses.fields(TwinSizes) if getattr(args, f.name) is not None}
     try:
         out = make_tiny_twin(
-            args.out_dir, seed=args.seed, dtype="float32" if args.fp32 else "bfloat16", preset=args.preset, **sizes
+            args.out_dir, seed=args.seed, dtype="float32" if args.fp32 else "bfloat16", preset=args.preset,
+            random=args.random, **sizes
         )
     except (ValueError, OSError, QwenTokenizerUnavailable) as exc:
         print(f"tiny_twin: error: {exc}", file=sys.stderr)
