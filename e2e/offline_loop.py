@@ -8,10 +8,11 @@ log is. The numbers in the report come from the runs this loop just made; the lo
 the behaviours on which the adapter beat its base with a paired bootstrap interval above 0, and
 writes each step's wall time to <work>/timings.json.
 
-The demo's training set is a selection (`--categories`, `--recipes`): the twin is a random-init model
-on two CPU cores, so the loop teaches it one opening, the persona habit (read the settings, load the
-active cart, introduce itself as that cart), rather than all seven categories at once. What that
-teaches in the demo's few minutes is measured in README, "The offline loop".
+The twin is the `demo` preset: a base pretrained once on a GPU on habitless transcripts (it uses the world's
+tools when asked and copies what they return, and introduces itself as a stock "Qwen"; reports/twin-pretraining/).
+The demo's training set is a selection (`--categories`, `--recipes`): on two CPU cores the loop teaches that
+base one habit, the persona opening (read the settings, load the active cart, introduce itself as that cart),
+rather than all seven categories at once. What it learns is measured in README, "The offline loop".
 """
 
 from __future__ import annotations
@@ -96,8 +97,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="training lines per category (default %(default)s; 'all' = the default build)")
     parser.add_argument("--recipes", default=DEMO_RECIPES,
                         help="only these recipes (default %(default)s; 'all' = every recipe)")
-    parser.add_argument("--train-steps", type=int, default=80, help="optimizer steps on the CPU")
-    parser.add_argument("--learning-rate", type=float, default=1e-2,
+    parser.add_argument("--train-steps", type=int, default=160, help="optimizer steps on the CPU")
+    parser.add_argument("--learning-rate", type=float, default=3e-3,
                         help="LoRA learning rate, decaying linearly to 0 over the steps")
     parser.add_argument("--epochs", type=int, default=1, help="eval tries per scenario")
     parser.add_argument("--max-turns", type=int, default=3, help="generations per scenario")
@@ -117,10 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     selection += [] if args.recipes == "all" else ["--recipes", args.recipes]
     _parallel_steps(1, total, "build the training set from the simulated world and validate it against the spec "
                     "(graders, hard invariants, schemas, length, decontamination); beside it, make the tiny twin "
-                    "(random-init Qwen3-Next, Qwen3's tokenizer, our chat template)",
+                    "(Qwen3-Next at toy size with its pretrained habitless base, Qwen3's tokenizer, our chat template)",
                     {"dataset": [[py, "-m", "dataset", "build", "--out", str(dataset), *selection],
                                  [py, "-m", "dataset", "validate", str(dataset)]],
-                     "twin": [[py, "-m", "serving.tiny_twin", str(twin)]]},
+                     "twin": [[py, "-m", "serving.tiny_twin", str(twin), "--preset", "demo"]]},
                     ok_codes=(0,))
     _step(2, total, "train its adapter (QLoRA path: nf4 experts, LoRA on vLLM-servable modules)",
           [py, "-m", "training.train", "--config", "training/configs/tiny.yaml", "--model", str(twin),
