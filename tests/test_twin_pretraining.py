@@ -120,6 +120,21 @@ def test_pretraining_learns_and_ships_only_the_non_embedding_weights(pretrained:
     assert all(v.dtype == torch.bfloat16 for v in weights.values())
 
 
+def test_bad_pretraining_input_gets_one_line(pretrained: dict[str, Path], tmp_path: Path, capsys) -> None:
+    not_npz = tmp_path / "x.npz"
+    not_npz.write_bytes(b"PK\x03\x04 not really a zip")
+    base = ["train", "--twin", str(pretrained["twin"]), "--out", str(tmp_path / "w.safetensors")]
+    for data, device, message in ((tmp_path / "missing.npz", "cpu", "missing.npz"),
+                                  (not_npz, "cpu", "not an encoded transcript file"),
+                                  (pretrained["npz"], "cuda", "no CUDA GPU")):
+        if device == "cuda" and torch.cuda.is_available():
+            continue
+        assert pretrain_twin.main([*base, "--data", str(data), "--device", device]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("pretrain_twin: error:") and message in err and err.count("\n") == 1
+    assert not (tmp_path / "w.safetensors").exists()
+
+
 def _as_demo(monkeypatch: pytest.MonkeyPatch, weights: Path) -> None:
     monkeypatch.setitem(PRESETS, "demo", dataclasses.replace(PRESETS["demo"], **SMALL))
     monkeypatch.setitem(PRETRAINED, "demo", weights)

@@ -26,6 +26,7 @@ import math
 import random
 import sys
 import time
+import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -67,8 +68,12 @@ class Encoded:
 
     @classmethod
     def load(cls, path: Path) -> Encoded:
-        with np.load(path) as data:
-            return cls(data["ids"], data["masks"], data["starts"])
+        try:
+            with np.load(path) as data:
+                return cls(data["ids"], data["masks"], data["starts"])
+        except (zipfile.BadZipFile, KeyError, EOFError) as exc:
+            raise ValueError(f"{path} is not an encoded transcript file (python -m training.pretrain_twin encode): "
+                             f"{exc}") from exc
 
 
 def encode(twin: Path, data: Path, max_length: int) -> tuple[Encoded, dict[str, Any]]:
@@ -147,6 +152,8 @@ def train(twin: Path, encoded: Encoded, out: Path, cfg: PretrainConfig, device_n
     from transformers import AutoModelForCausalLM
 
     device = torch.device(device_name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {device_name}: this machine has no CUDA GPU (use --device cpu for a smoke run)")
     torch.manual_seed(cfg.seed)
     model = AutoModelForCausalLM.from_pretrained(str(twin), dtype=torch.float32).to(device)
     frozen = frozen_sha256(model)
