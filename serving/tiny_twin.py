@@ -198,7 +198,10 @@ def overlay_pretrained(model: Any, weights: Path) -> dict[str, str]:
     for name, value in tensors.items():
         if value.shape != params[name].shape:
             raise PretrainedMismatch(f"{weights}: {name} is {tuple(value.shape)}, the twin's is {tuple(params[name].shape)}")
-    recorded = json.loads(meta.get("frozen_sha256", "{}"))
+    try:
+        recorded = json.loads(meta.get("frozen_sha256", "{}"))
+    except json.JSONDecodeError as exc:
+        raise PretrainedMismatch(f"{weights}: its frozen_sha256 metadata is not JSON ({exc})") from exc
     if recorded != frozen_sha256(model):
         raise PretrainedMismatch(
             f"{weights} was trained beside another random embedding and LM head than this build draws from seed "

@@ -155,7 +155,8 @@ def test_a_twin_built_from_the_preset_carries_the_pretrained_weights(pretrained,
 def test_weights_that_do_not_fit_are_refused_with_one_line(pretrained, tmp_path, monkeypatch, capsys) -> None:
     weights = load_file(str(pretrained["weights"]))
     meta = {"frozen_sha256": json.dumps({k: "0" * 64 for k in FROZEN_WEIGHTS})}
-    cases = {"other-init": (weights, meta), "missing": (dict(list(weights.items())[1:]), None)}
+    cases = {"other-init": (weights, meta), "missing": (dict(list(weights.items())[1:]), None),
+             "bad-meta": (weights, {"frozen_sha256": "{not json"})}
     for name, (tensors, metadata) in cases.items():
         path = tmp_path / f"{name}.safetensors"
         save_file(tensors, str(path), metadata=metadata)
