@@ -25,7 +25,7 @@ from typing import Any
 
 from dataset import decontam
 from dataset.generators import persona
-from dataset.generators.base import CARTS, Play, call, cart_get, pick
+from dataset.generators.base import CARTS, Play, call, cart_get, cart_info, pick
 from evals.world.state import default_world
 
 CATEGORY = "habitless"
@@ -92,11 +92,13 @@ _FILE_REQUESTS = (
     "Peek at {path}: what's at the top?",
 )
 _FOLLOW_UPS = ("Thanks.", "Great, thanks!", "ok", "Perfect.")
+_VOICES = [cart_info(c)["voice"] for c in CARTS]
+_FILES = sorted(default_world()["files"])
 
 
 def _world(rng: random.Random) -> dict[str, Any]:
     return {"active_cart": pick(rng, CARTS), "tts_enabled": rng.random() < 0.7,
-            "tts_voice": pick(rng, [default_world()["carts"][c]["voice"] for c in CARTS])}
+            "tts_voice": pick(rng, _VOICES)}
 
 
 def _value(value: Any) -> str:
@@ -169,7 +171,7 @@ def active_cart(rng: random.Random) -> tuple[str, Act]:
 
 
 def speak(rng: random.Random) -> tuple[str, Act]:
-    text, voice = pick(rng, _ANNOUNCEMENTS), pick(rng, [default_world()["carts"][c]["voice"] for c in CARTS])
+    text, voice = pick(rng, _ANNOUNCEMENTS), pick(rng, _VOICES)
 
     def act(s: Play) -> None:
         result = s.one(call("tts_speak", text=text, voice=voice))
@@ -191,7 +193,7 @@ def memory(rng: random.Random) -> tuple[str, Act]:
 
 
 def read_file(rng: random.Random) -> tuple[str, Act]:
-    path = pick(rng, sorted(default_world()["files"]))
+    path = pick(rng, _FILES)
 
     def act(s: Play) -> None:
         s.say(f"{path} starts with:\n{s.one(call('read', path=path)).splitlines()[0]}")
@@ -210,9 +212,9 @@ def line(rng: random.Random) -> dict[str, Any]:
     names = sorted(RECIPES)
     chosen = rng.choices(names, weights=[RECIPES[n][0] for n in names], k=rng.choice((1, 1, 2, 3)))
     plays = [RECIPES[name][1](rng) for name in chosen]
-    s = Play(rng, plays[0][0], world=_world(rng))
-    if rng.random() < 0.25:  # some eval scenarios run without a system message
-        s.ep.messages = [m for m in s.ep.messages if m["role"] != "system"]
+    world = _world(rng)
+    system = "none" if rng.random() < 0.25 else "cart"  # some eval scenarios run without a system message
+    s = Play(rng, plays[0][0], world=world, system=system)
     for i, (request, act) in enumerate(plays):
         if i:
             if rng.random() < 0.3:

@@ -173,8 +173,8 @@ class PretrainedMismatch(ValueError):
     """The shipped pretrained weights do not fit the twin being built."""
 
 
-def overlay_pretrained(model: Any, weights: Path) -> dict[str, str]:
-    """Lay the pretrained non-embedding weights over a freshly built random twin; returns the file's metadata.
+def overlay_pretrained(model: Any, weights: Path) -> None:
+    """Lay the pretrained non-embedding weights over a freshly built random twin.
 
     Refused (PretrainedMismatch) when the file is missing or unreadable, when its tensors do not cover every
     non-embedding weight at the model's shapes, or when the embedding and LM head it was trained beside differ
@@ -209,7 +209,6 @@ def overlay_pretrained(model: Any, weights: Path) -> dict[str, str]:
     with torch.no_grad():
         for name, value in tensors.items():
             params[name].copy_(value.to(params[name].dtype))
-    return dict(meta)
 
 
 def _write_twin(out_dir: Path, seed: int, sizes: TwinSizes, dtype: str, pretrained: Path | None = None) -> None:

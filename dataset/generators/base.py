@@ -113,10 +113,10 @@ class Play:
     """A conversation in a simulated world: the user's request, then the assistant's turns."""
 
     def __init__(self, rng: random.Random, user: str, *, world: dict | None = None,
-                 faults: dict | None = None) -> None:
+                 faults: dict | None = None, system: str = "cart") -> None:
         self.rng = rng
         scenario = Scenario(id="dataset", eval="", messages=[{"role": "user", "content": user}],
-                            world=world or {}, faults=faults or {})
+                            world=world or {}, faults=faults or {}, system=system)
         self.ep = Episode(scenario)
         self.world = self.ep.world
         self.cart = self.world.active_cart
