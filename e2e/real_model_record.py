@@ -15,6 +15,9 @@ from typing import Any
 
 from core.safe_io import write_text_atomic
 
+# The model profile (serving/model_profiles.py) the driver recorded -> the title; records before profiles are SmolLM2.
+MODEL_TITLES = {"smollm2": "SmolLM2-135M-Instruct", "qwen2.5-coder-0.5b": "Qwen2.5-Coder-0.5B-Instruct"}
+
 
 def _load(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
@@ -73,7 +76,8 @@ def _gates(directory: Path) -> list[str]:
 def render(directory: Path) -> str:
     summary = _load(directory / "summary.json") or {"measured": {}}
     comparison = _load(directory / "comparison" / "comparison.json")
-    out = ["# Known-answer record: SmolLM2-135M-Instruct through the production path", "",
+    model = MODEL_TITLES.get(summary.get("model", "smollm2"), summary.get("model"))
+    out = [f"# Known-answer record: {model} through the production path", "",
            f"Outcome: {summary.get('outcome')}. Made by `python -m e2e.real_model_e2e` "
            "(see README.md for how it was run and what it shows).", "", "## Arms", "", *_arms(directory, summary), ""]
     if comparison:

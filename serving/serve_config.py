@@ -181,9 +181,11 @@ def shell_command(config: ServeConfig, overrides: dict[str, Any] | None = None) 
     return f"{env} {command}" if env else command
 
 
-def validate_serve_config(config: ServeConfig, adapter: str = "madcat", qwen3_next: bool = True) -> list[str]:
+def validate_serve_config(config: ServeConfig, adapter: str = "madcat", qwen3_next: bool = True,
+                          tool_call_format: str = "qwen3_coder") -> list[str]:
     """Problems that would make the config serve something other than the madcat setup: `adapter` loaded as a
-    LoRA on a Qwen3-Next base (qwen3_next=False for the known-answer test's dense SmolLM2, smol.yaml)."""
+    LoRA on a Qwen3-Next base (qwen3_next=False for the known-answer test's dense models, smol.yaml and
+    qwen-coder-0.5b.yaml), its tool calls parsed in the model's format (serving/model_profiles.py)."""
     args = config.args
     problems: list[str] = []
     bad_keys = [k for k in args if "_" in k or k.startswith("-")]
@@ -212,8 +214,8 @@ def validate_serve_config(config: ServeConfig, adapter: str = "madcat", qwen3_ne
         problems.append(f"{len(modules)} lora-modules but max-loras {max_loras}")
     if args.get("enable-auto-tool-choice") is not True:
         problems.append("enable-auto-tool-choice must be true (the agent calls tools)")
-    if args.get("tool-call-parser") != "qwen3_coder":
-        problems.append("tool-call-parser must be qwen3_coder")
+    if args.get("tool-call-parser") != tool_call_format:
+        problems.append(f"tool-call-parser must be {tool_call_format}, the model's tool-call format")
     if qwen3_next and args.get("mamba-ssm-cache-dtype") != "float32":
         problems.append("mamba-ssm-cache-dtype should be float32 for Qwen3-Next's DeltaNet state")
     if "speculative-config" in args:

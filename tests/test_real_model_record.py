@@ -20,9 +20,10 @@ REPO = Path(__file__).resolve().parents[1]
 RECORD = REPO / "reports" / "real-model"
 
 
-def test_an_arm_is_name_adapter_and_seed() -> None:
-    assert parse_arm("smol-madcat-seed8=smol-madcat:8") == ("smol-madcat-seed8", "smol-madcat", 8)
-    for bad in ("smol-madcat", "a=b", "a=b:x", "=b:7"):
+def test_an_arm_is_name_adapter_seed_and_prompt() -> None:
+    assert parse_arm("smol-madcat-seed8=smol-madcat:8") == ("smol-madcat-seed8", "smol-madcat", 8, "minimal")
+    assert parse_arm("base-full=none:7:full") == ("base-full", "none", 7, "full")
+    for bad in ("smol-madcat", "a=b", "a=b:x", "=b:7", "a=b:7:loud", "a=b:7:"):
         with pytest.raises(argparse.ArgumentTypeError, match="NAME=ADAPTER:SEED"):
             parse_arm(bad)
 
@@ -96,15 +97,17 @@ def test_a_round_on_a_fresh_machine_compares_with_the_recorded_base(tmp_path: Pa
         recorded_runs(tmp_path, [("x", str(tmp_path / "bad.json"))])
 
 
-@pytest.mark.parametrize("text", ["a=b.yaml", "a=b.yaml:400"])
-def test_adapter_specs_parse(text: str) -> None:
-    from e2e.real_model_e2e import parse_adapter
+@pytest.mark.parametrize(("text", "lines", "poison", "seed"), [
+    ("a=b.yaml", None, False, None), ("a=b.yaml:400", 400, False, None), ("a=b.yaml:400:poison", 400, True, None),
+    ("a=b.yaml:400@1", 400, False, 1), ("a=b.yaml:poison@3", None, True, 3)])
+def test_adapter_specs_parse(text: str, lines: int | None, poison: bool, seed: int | None) -> None:
+    from e2e.real_model_e2e import AdapterSpec, parse_adapter
 
-    name, recipe, lines = parse_adapter(text)
-    assert (name, recipe) == ("a", "b.yaml") and lines == (400 if text.endswith("400") else None)
+    assert parse_adapter(text) == AdapterSpec("a", "b.yaml", lines, poison, seed)
 
 
-@pytest.mark.parametrize("text", ["a", "=b.yaml", "a=", "a=b.yaml:", "a=b.yaml:x", "a=b.yaml:0"])
+@pytest.mark.parametrize("text", ["a", "=b.yaml", "a=", "a=b.yaml:", "a=b.yaml:x", "a=b.yaml:0", "a=b.yaml@x",
+                                  "a=b.yaml:1:2", "a=b.yaml:400:salt"])
 def test_bad_adapter_specs_are_refused_in_one_line(text: str) -> None:
     from e2e.real_model_e2e import parse_adapter
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import shlex
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from serving.model_profiles import PROFILES, profile
 from serving.serve_config import (
     CONFIG_DIR,
     ConfigError,
@@ -28,7 +30,31 @@ CONFIGS = ["sin-awq-lora", "bf16-lora", "tiny-twin", "tiny-twin-w4a16"]
 
 def test_the_configs_exist():
     # the madcat configs (the twin's W4A16 arm for e2e/awq_vs_bf16.py), and the known-answer test's real model
-    assert sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")) == sorted([*CONFIGS, "smol"])
+    assert sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")) == sorted([*CONFIGS, "smol", "qwen-coder-0.5b"])
+
+
+@pytest.mark.parametrize("name", sorted(PROFILES))
+def test_each_model_profile_serves_its_own_tool_call_format(name):
+    profile = PROFILES[name]
+    config = load_serve_config(profile.serve_config)
+    dense = name != "qwen3-coder-next"
+    adapter = "madcat" if not dense else f"{profile.adapter_prefix}-madcat"
+    assert validate_serve_config(config, adapter=adapter, qwen3_next=not dense,
+                                 tool_call_format=profile.tool_call_format) == []
+    # the model's own template (Qwen2.5's Hermes calls) is the checkpoint's: the config must not replace it
+    assert ("chat-template" in config.args) == (profile.chat_template == "project")
+    other = next(f for f in ("qwen3_coder", "hermes") if f != profile.tool_call_format)
+    assert f"tool-call-parser must be {other}, the model's tool-call format" in validate_serve_config(
+        config, adapter=adapter, qwen3_next=not dense, tool_call_format=other)
+
+
+def test_a_profile_with_an_unknown_format_or_template_is_refused():
+    with pytest.raises(ValueError, match="unknown tool-call format 'xml'"):
+        replace(PROFILES["smollm2"], tool_call_format="xml")
+    with pytest.raises(ValueError, match="'project' or 'own'"):
+        replace(PROFILES["smollm2"], chat_template="mine")
+    with pytest.raises(ValueError, match="known: qwen3-coder-next, smollm2, qwen2.5-coder-0.5b"):
+        profile("qwen9")
 
 
 def test_the_known_answer_config_serves_both_adapters_with_our_template():

@@ -71,7 +71,7 @@ class TrainConfig:
     warmup_steps: float = field(default=0.0, metadata={"help": 'warm-up steps; below 1, a fraction of the steps (transformers 5 semantics)'})
     weight_decay: float = field(default=0.0, metadata={"help": 'weight decay'})
     optim: str = field(default="adamw_torch", metadata={"help": "transformers' optimizer name"})
-    per_device_train_batch_size: int = field(default=1, metadata={"help": 'examples per step (must be 1: padding would run through the linear-attention state)'})
+    per_device_train_batch_size: int = field(default=1, metadata={"help": 'examples per step (1 for Qwen3-Next: padding would run through the linear-attention state; dense models with experts: none may batch)'})
     gradient_accumulation_steps: int = field(default=8, metadata={"help": 'gradient accumulation steps'})
     max_length: int = field(default=4096, metadata={"help": 'max tokens per example'})
     # trl adds the MoE load-balancing loss (Qwen3-Next's coefficient 0.001) by default. The router is frozen,
@@ -116,9 +116,11 @@ class TrainConfig:
             raise ConfigError("target_modules is empty")
         if self.max_steps <= 0 and self.epochs <= 0:
             raise ConfigError("set epochs > 0 or max_steps > 0")
-        if self.per_device_train_batch_size != 1:
-            # batch > 1 pads; padding tokens would run through the linear-attention state. The seed trains batch 1.
-            raise ConfigError("per_device_train_batch_size must be 1 (use gradient_accumulation_steps for a larger batch)")
+        if self.per_device_train_batch_size < 1 or (self.per_device_train_batch_size != 1 and self.experts != "none"):
+            # batch > 1 pads; padding tokens would run through a Qwen3-Next's linear-attention state. Dense models
+            # (experts: none) pad harmlessly: their attention masks the padding.
+            raise ConfigError("per_device_train_batch_size must be 1 for a Qwen3-Next model (experts other than "
+                              "'none'; use gradient_accumulation_steps for a larger batch), and >= 1 for a dense one")
         if self.gradient_accumulation_steps < 1 or self.max_length < 16 or self.learning_rate <= 0:
             raise ConfigError("gradient_accumulation_steps >= 1, max_length >= 16 and learning_rate > 0 are required")
         if self.tools_when_missing not in ("world", "none"):

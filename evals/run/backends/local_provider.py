@@ -5,8 +5,8 @@
     inspect eval ... --model madcat-local/twin -M adapter=/path/to/adapter
 
 The prompt is the model's own chat template with the tools as OpenAI tool specs (the same specs
-inspect sends to vLLM); the output is parsed with core.chat_format (the qwen3_coder XML
-format). A tool call that cannot be read becomes a ``ToolCall`` with ``parse_error`` set, so the
+inspect sends to vLLM); the output is parsed in the format that template renders
+(core/tool_call_formats.py: qwen3_coder XML for the twin, hermes JSON for Qwen2.5-Coder). A tool call that cannot be read becomes a ``ToolCall`` with ``parse_error`` set, so the
 tool loop reports it back and the graders count it as a failure; nothing here raises on model
 output.
 
@@ -18,7 +18,8 @@ time under a lock.
 
 model_args (``-M``): ``adapter`` (peft adapter dir), ``device`` (default cuda if available, else
 cpu), ``dtype`` (default float32 on cpu, the checkpoint's dtype elsewhere), ``threads`` (torch
-CPU threads while generating; default 1 for small models on cpu, which is fastest on a busy box).
+CPU threads while generating; default 1 for small models on cpu, which is fastest on a busy box),
+``tool_call_format`` (qwen3_coder or hermes; default: the one the model's chat template renders).
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ from inspect_ai.model import (
 from inspect_ai.tool import ToolCall, ToolChoice, ToolInfo
 
 from core.chat_format import normalise_messages
-from core.chat_parse import parse_assistant_output
 from core.safe_io import JSON_ERRORS, json_reason
+from core.tool_call_formats import format_of_template, parser_for
 from evals.run.backends.local_engine import (
     MAX_BATCH,
     Engine,
@@ -98,10 +99,10 @@ def messages_to_openai(messages: list[ChatMessage]) -> list[dict[str, Any]]:
 
 
 def assistant_message_from_text(
-    text: str, tools: list[dict[str, Any]] | None, model_name: str | None = None
+    text: str, tools: list[dict[str, Any]] | None, model_name: str | None = None, tool_call_format: str = "qwen3_coder"
 ) -> ChatMessageAssistant:
     """Decoded model output -> an assistant message with parsed tool calls. Never raises."""
-    parsed = parse_assistant_output(text, tools)
+    parsed = parser_for(tool_call_format)(text, tools)
     calls = [
         ToolCall(
             id=f"call_{uuid.uuid4().hex[:24]}",
@@ -315,16 +316,22 @@ class MadcatLocalAPI(ModelAPI):
         device = model_args.pop("device", None)
         dtype = model_args.pop("dtype", None)
         threads = model_args.pop("threads", None)
+        tool_call_format = model_args.pop("tool_call_format", None)
         if model_args:
             raise LocalModelError(
                 f"{PROVIDER_NAME}: unknown model args {', '.join(sorted(model_args))} "
-                "(known: adapter, device, dtype, threads)"
+                "(known: adapter, device, dtype, threads, tool_call_format)"
             )
         self.model_dir = resolve_model_dir(model_name)
         self.adapter_dir = check_adapter_dir(adapter) if adapter not in (None, "", "none") else None
         self.loaded = load_model(
             self.model_dir, self.adapter_dir, device, dtype, int(threads) if threads is not None else None
         )
+        try:
+            self.tool_call_format = tool_call_format or format_of_template(self.loaded.tokenizer.chat_template)
+            parser_for(self.tool_call_format)
+        except ValueError as exc:
+            raise LocalModelError(f"{PROVIDER_NAME}: {self.model_dir}: {exc}") from None
 
     async def generate(
         self,
@@ -349,7 +356,7 @@ class MadcatLocalAPI(ModelAPI):
             return head_length(tokenizer, messages, specs or None, ids)
 
         result = await anyio.to_thread.run_sync(_generate_engine, self.loaded, prompt, head_of, config, max_tokens)
-        message = assistant_message_from_text(result.text, specs, self.model_name)
+        message = assistant_message_from_text(result.text, specs, self.model_name, self.tool_call_format)
         if message.tool_calls:
             stop_reason = "tool_calls"
         elif result.stopped_at_eos:
