@@ -32,6 +32,8 @@ REPO = Path(__file__).resolve().parent.parent
 DEMO_CATEGORIES = "persona=24"
 DEMO_RECIPES = "introduce,bt-probe"
 DEMO_EPOCHS = 3
+# the behaviours the demo's selection teaches (its base corpus must show neither: tests/test_habitless_corpus.py)
+DEMO_TAUGHT = ("persona.loads_identity_from_cart", "persona.no_hardcoded_bt_identity")
 DEMO_TEMPERATURE = 0.5
 TIMINGS: list[dict[str, object]] = []  # each step's title and wall seconds, in order
 
