@@ -7,8 +7,9 @@ Clones the repository's HEAD into a temporary directory and runs the demo's loop
 interpreter, whose environment is the set-up (`bash scripts/setup.sh`), so the time is the demo's own,
 set-up excluded. Writes reports/benchmarks/demo.json and demo.md: the commit, the machine (cores,
 load average before and after: the demo shares the machine with whatever else runs), the loop's
-phases and total, and per behaviour the adapter's and the baseline's passes with the paired bootstrap
-interval of their difference.
+phases and total, and per behaviour the adapter's and the baseline's passes, the verdict of the one rule
+(reports/significance.py) with its exact and Holm-adjusted p, and the paired bootstrap interval of the
+difference (its size).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def _git(repo: Path, *args: str) -> str:
 
 
 def behaviour_rows(comparison: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per behaviour: baseline and adapter passes of n, and the paired difference with its interval."""
+    """Per behaviour: baseline and adapter passes of n, the rule's verdict, and the paired difference."""
     arms = {arm["name"]: arm for arm in comparison["arms"]}
     paired = comparison["paired"][0]["behaviours"]
     rows = []
@@ -42,7 +43,8 @@ def behaviour_rows(comparison: dict[str, Any]) -> list[dict[str, Any]]:
         base, adapter = arms["baseline"]["behaviours"][behaviour], arms["adapter"]["behaviours"][behaviour]
         rows.append({"behaviour": behaviour, "n": adapter["n"], "baseline_passed": base["passed"],
                      "adapter_passed": adapter["passed"], "diff": row["diff"], "ci_low": row["ci_low"],
-                     "ci_high": row["ci_high"], "significant": row["ci_low"] is not None and row["ci_low"] > 0})
+                     "ci_high": row["ci_high"], "pairs": row["pairs"], "p_mcnemar": row["p_mcnemar"],
+                     "p_holm": row["p_holm"], "learned": row.get("verdict") == "better"})
     return rows
 
 
@@ -62,16 +64,20 @@ def to_markdown(result: dict[str, Any]) -> str:
         "|---|---:|",
         *(f"| {s['step']} | {s['seconds']:.0f} |" for s in result["steps"]),
         "",
-        "Per behaviour, one try per scenario at temperature 0; the difference is adapter - baseline with its 95% "
-        "percentile bootstrap interval over scenarios (10,000 resamples, seed 0). Significant = interval above 0.",
+        f"Per behaviour, {result.get('epochs', '?')} sampled tries per scenario at temperature "
+        f"{result.get('temperature', '?')}. Learned = the one rule (reports/significance.py): two-sided exact McNemar "
+        f"on the paired samples, Holm-adjusted across every behaviour, p < {result.get('alpha', 0.05):g}, more pairs "
+        "won than lost. The difference is adapter - baseline with its 95% percentile bootstrap interval over "
+        "scenarios (10,000 resamples, seed 0): its size, not the test.",
         "",
-        "| behaviour | n | baseline | adapter | difference (95% CI) | significant |",
-        "|---|---:|---:|---:|---|---|",
+        "| behaviour | n | baseline | adapter | exact p | Holm p | difference (95% CI) | learned |",
+        "|---|---:|---:|---:|---:|---:|---|---|",
     ]
     for r in result["behaviours"]:
         ci = "—" if r["ci_low"] is None else f"{r['diff']:+.2f} ({r['ci_low']:+.2f} to {r['ci_high']:+.2f})"
-        lines.append(f"| {r['behaviour']} | {r['n']} | {r['baseline_passed']} | {r['adapter_passed']} | {ci} | "
-                     f"{'yes' if r['significant'] else ''} |")
+        p, ph = (("—" if x is None else f"{x:.2g}") for x in (r.get("p_mcnemar"), r.get("p_holm")))
+        lines.append(f"| {r['behaviour']} | {r['n']} | {r['baseline_passed']} | {r['adapter_passed']} | {p} | {ph} | "
+                     f"{ci} | {'yes' if r['learned'] else ''} |")
     lines += ["", f"Gate: {result['gate']}."]
     return "\n".join(lines) + "\n"
 
@@ -102,7 +108,10 @@ def run(repo: Path, out_dir: Path, loop_args: list[str]) -> dict[str, Any]:
         "total_seconds": round(wall, 1),
         "loop_seconds": timings["total_seconds"],
         "steps": timings["steps"],
-        "significant": timings["significant"],
+        "learned": timings["learned"],
+        "epochs": timings.get("epochs"),
+        "temperature": timings.get("temperature"),
+        "alpha": timings.get("alpha"),
         "gate": timings["gate"],
         "behaviours": behaviour_rows(comparison),
     }
@@ -118,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="where demo.json and demo.md go")
     args, loop_args = parser.parse_known_args(argv)
     result = run(args.repo.resolve(), args.out, loop_args)
-    print(f"demo: {result['total_seconds']:.0f} s; significant: {', '.join(result['significant']) or 'none'}; "
+    print(f"demo: {result['total_seconds']:.0f} s; learned: {', '.join(result['learned']) or 'none'}; "
           f"wrote {args.out / 'demo.json'} and {args.out / 'demo.md'}")
     return 0
 

@@ -5,8 +5,10 @@ baseline and on the adapter (local backend) -> compare -> gate -> HTML report. E
 the project's own commands, run as a subprocess so that what a user would type is what runs; its
 output streams through, and a failed step ends the loop with one line saying which and where its
 log is. The numbers in the report come from the runs this loop just made; the loop ends by naming
-the behaviours on which the adapter beat its base with a paired bootstrap interval above 0, and
-writes each step's wall time to <work>/timings.json.
+the behaviours the adapter learned under the project's one rule (reports/significance.py: exact McNemar on
+the paired samples, Holm-adjusted across every behaviour, p < the gate's alpha), and writes each step's
+wall time to <work>/timings.json. Both arms run every scenario for several sampled epochs (temperature > 0),
+so a behaviour of four scenarios has enough pairs for the exact test to be able to say anything.
 
 The twin is the `demo` preset: a base pretrained once on a GPU on habitless transcripts (it uses the world's
 tools when asked and copies what they return, and introduces itself as a stock "Qwen"; reports/twin-pretraining/).
@@ -29,6 +31,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 DEMO_CATEGORIES = "persona=24"
 DEMO_RECIPES = "introduce,bt-probe"
+DEMO_EPOCHS = 3
+# the behaviours the demo's selection teaches (its base corpus must show neither: tests/test_habitless_corpus.py)
+DEMO_TAUGHT = ("persona.loads_identity_from_cart", "persona.no_hardcoded_bt_identity")
+DEMO_TEMPERATURE = 0.5
 TIMINGS: list[dict[str, object]] = []  # each step's title and wall seconds, in order
 
 
@@ -80,12 +86,12 @@ def _parallel_steps(number: int, total: int, title: str, commands: dict[str, lis
         raise SystemExit(f"offline loop: step {number} ({title}) failed for {', '.join(bad)}; see its output above")
 
 
-def significant(comparison: dict[str, object]) -> list[tuple[str, dict[str, float]]]:
-    """The behaviours whose paired difference (adapter - baseline) has its bootstrap interval above 0."""
+def learned(comparison: dict[str, object]) -> list[tuple[str, dict[str, float]]]:
+    """The behaviours compare judged better under the rule (reports/significance.py), from comparison.json."""
     out = []
     for pairing in comparison.get("paired", []):  # type: ignore[union-attr]
         for behaviour, row in pairing["behaviours"].items():
-            if row.get("ci_low") is not None and row["ci_low"] > 0:
+            if row.get("verdict") == "better":
                 out.append((behaviour, row))
     return out
 
@@ -100,7 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-steps", type=int, default=160, help="optimizer steps on the CPU")
     parser.add_argument("--learning-rate", type=float, default=3e-3,
                         help="LoRA learning rate, decaying linearly to 0 over the steps")
-    parser.add_argument("--epochs", type=int, default=1, help="eval tries per scenario")
+    parser.add_argument("--epochs", type=int, default=DEMO_EPOCHS,
+                        help="eval tries per scenario (default %(default)s: a behaviour of 4 scenarios needs 12 "
+                             "pairs to reach Holm-adjusted p < 0.05 across 24 behaviours)")
+    parser.add_argument("--temperature", type=float, default=DEMO_TEMPERATURE,
+                        help="sampling temperature of the eval arms (default %(default)s; at 0 every epoch repeats "
+                             "the same trajectory and adds no evidence)")
     parser.add_argument("--max-turns", type=int, default=3, help="generations per scenario")
     parser.add_argument("--max-tokens", type=int, default=48,
                         help="tokens per generation (the demo set's longest assistant turn is 40)")
@@ -127,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
           [py, "-m", "training.train", "--config", "training/configs/tiny.yaml", "--model", str(twin),
            "--dataset", str(dataset), "--output", str(adapter), "--max-steps", str(args.train_steps),
            "--learning-rate", str(args.learning_rate), "--set", "lr_scheduler_type=linear"])
-    common = ["--backend", "local", "--model", str(twin), "--epochs", str(args.epochs), "--temperature", "0",
+    common = ["--backend", "local", "--model", str(twin), "--epochs", str(args.epochs), "--temperature", str(args.temperature),
               "--seed", "0", "--max-turns", str(args.max_turns), "--max-tokens", str(args.max_tokens),
               "--report-dir", str(runs)]
     # a behaviour below its threshold makes `evals run` exit 1: expected for a tiny model
@@ -141,21 +152,24 @@ def main(argv: list[str] | None = None) -> int:
     verdict = _step(5, total, "apply the promotion gate to the adapter's run",
                     [py, "-m", "reports", "gate", str(runs / "adapter"), "--baseline", str(runs / "baseline")],
                     ok_codes=(0, 1))
-    print(f"\n=== [6/{total}] what the adapter learned (paired bootstrap over scenarios, adapter - baseline)")
     comparison = json.loads((report / "comparison.json").read_text(encoding="utf-8"))
-    learned = significant(comparison)
-    for behaviour, row in learned:
-        print(f"  {behaviour}: {row['diff']:+.2f} (95% CI {row['ci_low']:+.2f} to {row['ci_high']:+.2f}), "
-              f"adapter-only passes {row['arm_only_passed']}, baseline-only {row['ref_only_passed']}")
-    if not learned:
-        print("  no behaviour: the adapter is not significantly better than its base on any of them")
+    alpha = comparison["rule"]["alpha"]
+    print(f"\n=== [6/{total}] what the adapter learned: {comparison['rule']['text']}")
+    found = learned(comparison)
+    for behaviour, row in found:
+        print(f"  {behaviour}: won {row['arm_only_passed']} / lost {row['ref_only_passed']} of {row['pairs']} pairs, "
+              f"exact McNemar p {row['p_mcnemar']:.2g}, Holm p {row['p_holm']:.2g} < {alpha:g}; "
+              f"Δ {row['diff']:+.2f} (95% bootstrap {row['ci_low']:+.2f} to {row['ci_high']:+.2f})")
+    if not found:
+        print(f"  no behaviour: on none of them is the adapter better than its base at Holm-adjusted exact p < {alpha:g}")
     elapsed = time.monotonic() - started
     (work / "timings.json").write_text(json.dumps(
-        {"steps": TIMINGS, "total_seconds": round(elapsed, 1), "significant": [b for b, _ in learned],
+        {"steps": TIMINGS, "total_seconds": round(elapsed, 1), "learned": [b for b, _ in found],
+         "epochs": args.epochs, "temperature": args.temperature, "alpha": alpha,
          "gate": "PASS" if verdict == 0 else "FAIL"}, indent=2) + "\n", encoding="utf-8")
     print(f"\nDone in {elapsed / 60:.1f} min. Gate: {'PASS' if verdict == 0 else 'FAIL'} "
           "(a tiny model is not expected to pass). "
-          f"Learned: {len(learned)} behaviour(s) significantly better than the base.")
+          f"Learned: {len(found)} behaviour(s) better than the base at Holm-adjusted exact McNemar p < {alpha:g}.")
     print(f"Report: {report / 'comparison.html'}")
     return 0
 

@@ -1,4 +1,5 @@
-"""``python -m reports {show,compare,gate,promote,divergence}``; exit 0 ok, 1 failed gate/refused, 2 bad input."""
+"""``python -m reports {show,compare,gate,promote,divergence}``; exit 0 ok, 1 failed gate/refused (compare: runs
+graded by different specs without --regrade), 2 bad input."""
 
 from __future__ import annotations
 
@@ -33,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--bootstrap", type=int_in(100, 1_000_000), default=10_000,
                    help="bootstrap resamples, 100 to 1000000 (default 10000)")
     c.add_argument("--seed", type=int_in(0, MAX_SEED), default=0, help="bootstrap seed (default 0)")
+    c.add_argument("--regrade", action="store_true",
+                   help="compare runs graded by different specs: as recorded, and re-graded with this checkout's "
+                        "spec from their inspect logs (under OUT/regraded/), both labelled")
 
     g = sub.add_parser("gate", help="apply the promotion gate to a run; exit 0 pass, 1 fail")
     g.add_argument("run")
@@ -82,7 +86,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "compare":
         from reports.compare import run_compare
 
-        return run_compare(args.runs, args.out, args.names, args.k, args.bootstrap, args.seed)
+        return run_compare(args.runs, args.out, args.names, args.k, args.bootstrap, args.seed, args.regrade)
     if args.command == "gate":
         from reports.gate import format_verdict, gate_run, write_gate_json
 

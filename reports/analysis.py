@@ -6,12 +6,13 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from core.exact_power import DEFAULT_ALPHA
 from reports.results import Outcome, Run, by_category, by_eval, outcome_map, passes_per_scenario, tally
+from reports.significance import Significance, overall_significance, significance
 from reports.stats import (
     McNemar,
     PairedDifference,
     PassHatK,
-    holm,
     mcnemar_exact,
     pair_maps,
     paired_bootstrap,
@@ -56,13 +57,13 @@ def category_rows(run: Run, confidence: float = 0.95) -> list[RateRow]:
 class PairedRow:
     group: str  # an eval id or "overall"
     mcnemar: McNemar
-    difference: PairedDifference  # B - A
-    p_holm: float  # NaN for the overall row (not part of the family)
+    difference: PairedDifference  # B - A: the effect size, never the test
+    verdict: Significance  # reports.significance: the one rule for better / worse
 
     @property
-    def worse(self) -> bool:
-        """B lost more pairs than it won."""
-        return self.mcnemar.a_only > self.mcnemar.b_only
+    def p_holm(self) -> float:
+        """Holm-adjusted across behaviours; the overall row is a family of one (its own exact p)."""
+        return self.verdict.p_holm
 
 
 @dataclass(frozen=True)
@@ -117,38 +118,36 @@ def pair_runs(
     n_boot: int = 10_000,
     seed: int = 0,
     confidence: float = 0.95,
+    alpha: float = DEFAULT_ALPHA,
 ) -> Pairing:
     """Pair B against A on their common (eval, scenario, epoch) samples.
 
-    Per behaviour: exact McNemar on (scenario, epoch) pairs, bootstrap over scenarios, Holm across
-    behaviours. Overall: every common sample, bootstrap clustered by scenario (all behaviours graded on
-    a scenario's trajectories move together); its McNemar p is descriptive only.
+    The verdicts are reports.significance's rule: per behaviour exact McNemar on its (scenario, epoch)
+    pairs, Holm across behaviours; overall the same test on every common pair, alone. The bootstrap
+    (over scenarios; overall clustered by scenario) gives the size of each difference.
     """
     map_a, map_b = outcome_map(a.outcomes), outcome_map(b.outcomes)
     pairs, only_a, only_b = pair_maps(map_a, map_b)
     per_eval: dict[str, list[tuple[str, bool, bool]]] = {}
     for (ev, scenario, _epoch), pa, pb in pairs:
         per_eval.setdefault(ev, []).append((scenario, pa, pb))
-    rows: list[PairedRow] = []
-    for ev in sorted(per_eval):
-        ps = per_eval[ev]
-        rows.append(
-            PairedRow(
-                ev,
-                mcnemar_exact((pa, pb) for _, pa, pb in ps),
-                paired_bootstrap(ps, n_boot=n_boot, seed=seed, confidence=confidence),
-                math.nan,
-            )
+    verdicts = significance({ev: [(pa, pb) for _, pa, pb in ps] for ev, ps in per_eval.items()}, alpha)
+    rows = [
+        PairedRow(
+            ev,
+            mcnemar_exact((pa, pb) for _, pa, pb in per_eval[ev]),
+            paired_bootstrap(per_eval[ev], n_boot=n_boot, seed=seed, confidence=confidence),
+            verdicts[ev],
         )
-    adjusted = holm([r.mcnemar.p_value for r in rows])
-    rows = [PairedRow(r.group, r.mcnemar, r.difference, p) for r, p in zip(rows, adjusted, strict=True)]
+        for ev in sorted(per_eval)
+    ]
     overall_pairs = [(scenario, pa, pb) for (_ev, scenario, _epoch), pa, pb in pairs]
     rows.append(
         PairedRow(
             OVERALL,
             mcnemar_exact((pa, pb) for _, pa, pb in overall_pairs),
             paired_bootstrap(overall_pairs, n_boot=n_boot, seed=seed, confidence=confidence),
-            math.nan,
+            overall_significance([(pa, pb) for _, pa, pb in overall_pairs], alpha),
         )
     )
     return Pairing(rows, len(only_a), len(only_b), comparability_warnings(a, b, name_a, name_b))

@@ -3,6 +3,7 @@ reference arm, and the comparison.json that `python -m reports compare` writes f
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass
@@ -10,6 +11,8 @@ from typing import Any
 
 from reports.analysis import OVERALL, PairedRow, Pairing, RateRow
 from reports.results import Run, prompt_tokens_per_request, tally
+from reports.seed_agreement import SeedAgreement
+from reports.significance import rule_text
 
 
 @dataclass(frozen=True)
@@ -43,11 +46,15 @@ class Comparison:
     confidence: float
     n_boot: int
     seed: int
+    alpha: float = 0.05  # the gate's (reports/gate_rules.yaml), for the rule (reports/significance.py)
+    seed_agreement: list[SeedAgreement] = dataclasses.field(default_factory=list)
+    spec_notes: list[str] = dataclasses.field(default_factory=list)  # which spec graded which arm
+    label: str = ""  # e.g. "as recorded" / "re-graded with spec …" when --regrade shows both
 
     @property
     def warnings(self) -> list[str]:
         ref = self.arms[0].name
-        return [
+        return self.spec_notes + [
             f"{arm.name} vs {ref}: {w}"
             for arm, p in zip(self.arms[1:], self.pairings, strict=True)
             for w in p.warnings
@@ -87,6 +94,9 @@ def _paired_json(r: PairedRow) -> dict[str, Any]:
         "ci_high": _num(d.high),
         "p_mcnemar": m.p_value,
         "p_holm": _num(r.p_holm),
+        "verdict": r.verdict.verdict,
+        "significant": r.verdict.significant,
+        "min_detectable_diff": _num(r.verdict.min_detectable),
     }
 
 
@@ -110,6 +120,7 @@ def to_json(c: Comparison) -> dict[str, Any]:
                         "epochs",
                         "seed",
                         "temperature",
+                        "spec_sha256",
                     )
                 },
                 "samples": t.n,
@@ -137,11 +148,16 @@ def to_json(c: Comparison) -> dict[str, Any]:
                 "only_in_arm": p.only_b,
                 "behaviours": {r.group: _paired_json(r) for r in p.behaviours},
                 "overall": _paired_json(p.overall),
+                "better": [r.group for r in p.behaviours if r.verdict.better],
+                "worse": [r.group for r in p.behaviours if r.verdict.worse],
             }
         )
     return {
+        "label": c.label or None,
+        "rule": {"alpha": c.alpha, "text": rule_text(c.alpha), "module": "reports/significance.py"},
         "arms": arms,
         "paired": paired,
+        "seed_agreement": [a.to_json() for a in c.seed_agreement],
         "k": c.k,
         "confidence": c.confidence,
         "bootstrap": {"n": c.n_boot, "seed": c.seed, "cluster": "scenario"},

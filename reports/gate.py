@@ -12,7 +12,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from reports.analysis import RateRow, behaviour_rows, fmt_diff, fmt_interval, fmt_p, fmt_rate, pair_runs
+from reports.analysis import (
+    PairedRow,
+    Pairing,
+    RateRow,
+    behaviour_rows,
+    fmt_diff,
+    fmt_interval,
+    fmt_p,
+    fmt_rate,
+    pair_runs,
+)
 from reports.gate_rules import DEFAULT_RULES, hard_invariant_ids, load_rules, thresholds_for
 from reports.jsonio import write_json
 from reports.registry import DEFAULT_REGISTRY, load_entry_run, load_registry, promoted_entry
@@ -147,12 +157,17 @@ def rule_thresholds(run: Run, rules: dict[str, Any]) -> RuleResult:
     return RuleResult("thresholds", "fail" if failures else "pass", failures, note)
 
 
-def _bootstrap(rules: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "n_boot": rules["bootstrap"]["n"],
-        "seed": rules["bootstrap"]["seed"],
-        "confidence": rules["confidence"],
-    }
+def _pairing(reference: Run, run: Run, label: str, rules: dict[str, Any], warnings: list[str]) -> Pairing:
+    pairing = pair_runs(reference, run, label, run.run_id, n_boot=rules["bootstrap"]["n"],
+                        seed=rules["bootstrap"]["seed"], confidence=rules["confidence"], alpha=rules["alpha"])
+    warnings.extend(pairing.warnings)
+    return pairing
+
+
+def _test_numbers(r: PairedRow) -> dict[str, Any]:
+    d, v = r.difference, r.verdict
+    return {"diff": d.diff, "ci_low": d.low, "ci_high": d.high, "pairs": v.pairs, "lost": v.lost, "won": v.won,
+            "p_mcnemar": v.p, "p_holm": v.p_holm, "alpha": v.alpha, "verdict": v.verdict}
 
 
 def rule_no_regression(
@@ -160,29 +175,18 @@ def rule_no_regression(
 ) -> RuleResult:
     if against is None:
         return RuleResult("no_regression", "skipped", note=why_none)
-    alpha = rules["no_regression"]["alpha"]
-    pairing = pair_runs(against, run, f"promoted {against.run_id}", run.run_id, **_bootstrap(rules))
-    warnings.extend(pairing.warnings)
+    pairing = _pairing(against, run, f"promoted {against.run_id}", rules, warnings)
     failures = []
     for r in pairing.behaviours:
-        if r.p_holm < alpha and r.worse:
-            d, m = r.difference, r.mcnemar
+        if r.verdict.worse:
+            d, v = r.difference, r.verdict
             failures.append(
                 Failure(
                     r.group,
-                    f"worse than {against.run_id}: Δ {fmt_diff(d.diff)} {fmt_interval(d.low, d.high)} over {m.pairs} pairs, "
-                    f"lost {m.a_only} / won {m.b_only}, McNemar p {fmt_p(m.p_value)}, Holm p {fmt_p(r.p_holm)} < {alpha}",
-                    {
-                        "diff": d.diff,
-                        "ci_low": d.low,
-                        "ci_high": d.high,
-                        "pairs": m.pairs,
-                        "lost": m.a_only,
-                        "won": m.b_only,
-                        "p_mcnemar": m.p_value,
-                        "p_holm": r.p_holm,
-                        "alpha": alpha,
-                    },
+                    f"worse than {against.run_id}: lost {v.lost} / won {v.won} of {v.pairs} pairs, exact McNemar p "
+                    f"{fmt_p(v.p)}, Holm p {fmt_p(v.p_holm)} < {v.alpha:g}; Δ {fmt_diff(d.diff)} "
+                    f"{fmt_interval(d.low, d.high)}",
+                    _test_numbers(r),
                 )
             )
     return RuleResult("no_regression", "fail" if failures else "pass", failures, f"against {against.run_id}")
@@ -200,20 +204,16 @@ def rule_better_than_baseline(
                 [Failure("overall", "no --baseline given and the rules require one")],
             )
         return RuleResult("better_than_baseline", "skipped", note="no --baseline")
-    pairing = pair_runs(baseline, run, f"baseline {baseline.run_id}", run.run_id, **_bootstrap(rules))
-    warnings.extend(pairing.warnings)
-    d = pairing.overall.difference
-    min_low = cfg["min_ci_low"]
-    ok = d.pairs > 0 and d.diff > 0 and (min_low is None or d.low > min_low)
-    need = "Δ > 0" if min_low is None else f"Δ > 0 and lower bound > {min_low:+.3f}"
-    numbers = {"diff": d.diff, "ci_low": d.low, "ci_high": d.high, "pairs": d.pairs, "min_ci_low": min_low}
+    overall = _pairing(baseline, run, f"baseline {baseline.run_id}", rules, warnings).overall
+    d, v = overall.difference, overall.verdict
     msg = (
-        f"vs baseline {baseline.run_id}: Δ {fmt_diff(d.diff)} {fmt_interval(d.low, d.high)} over {d.pairs} pairs "
-        f"({d.clusters} scenarios); needs {need}"
+        f"vs baseline {baseline.run_id}: won {v.won} / lost {v.lost} of {v.pairs} pairs ({d.clusters} scenarios), "
+        f"exact McNemar p {fmt_p(v.p)}; Δ {fmt_diff(d.diff)} {fmt_interval(d.low, d.high)}; "
+        f"needs p < {v.alpha:g} with more won than lost"
     )
-    if ok:
+    if v.better:
         return RuleResult("better_than_baseline", "pass", note=msg)
-    return RuleResult("better_than_baseline", "fail", [Failure("overall", msg, numbers)])
+    return RuleResult("better_than_baseline", "fail", [Failure("overall", msg, _test_numbers(overall))])
 
 
 def rule_complete(run: Run, rules: dict[str, Any]) -> RuleResult:

@@ -18,6 +18,7 @@ EVALS = (
 )
 HARD = ("mesh.uses_sin_ssh_alias", "persona.no_hardcoded_bt_identity")
 SCENARIOS = tuple(f"s{i:02d}" for i in range(10))
+SPEC = "5" * 64  # the spec hash a constructed run was graded by
 EPOCHS = 3
 
 
@@ -100,6 +101,7 @@ def results_doc(run_id: str, results: list[dict[str, Any]], **meta: Any) -> dict
         "seed": 1234,
         "system_prompt": "minimal",
         "interrupted": False,
+        "spec_sha256": SPEC,
     }
     run.update(meta)
     return {"run": run, "results": results}

@@ -11,8 +11,10 @@ from benchmarks.demo import behaviour_rows, to_markdown
 from e2e import offline_loop
 
 
-def _row(diff: float | None, low: float | None, high: float | None) -> dict[str, object]:
-    return {"diff": diff, "ci_low": low, "ci_high": high, "arm_only_passed": 3, "ref_only_passed": 0}
+def _row(diff: float | None, low: float | None, high: float | None, verdict: str = "no difference shown",
+         p: float = 0.25, p_holm: float = 0.75) -> dict[str, object]:
+    return {"diff": diff, "ci_low": low, "ci_high": high, "arm_only_passed": 3, "ref_only_passed": 0, "pairs": 4,
+            "p_mcnemar": p, "p_holm": p_holm, "verdict": verdict}
 
 
 COMPARISON = {
@@ -22,27 +24,33 @@ COMPARISON = {
         {"name": "adapter", "behaviours": {"a.x": {"n": 4, "passed": 4}, "b.y": {"n": 4, "passed": 2},
                                            "c.z": {"n": 4, "passed": 0}}},
     ],
-    "paired": [{"behaviours": {"a.x": _row(1.0, 1.0, 1.0), "b.y": _row(0.25, 0.0, 0.75),
-                               "c.z": _row(None, None, None)}}],
+    "paired": [{"behaviours": {"a.x": _row(1.0, 1.0, 1.0, "better", 0.00049, 0.0015),
+                               "b.y": _row(0.25, 0.0, 0.75), "c.z": _row(None, None, None),
+                               # an interval above 0 is an effect size, not the test: not learned
+                               "d.w": _row(1.0, 1.0, 1.0, "no difference shown", 0.125, 1.0)}}],
 }
 
 
-def test_only_an_interval_above_zero_is_a_learned_difference() -> None:
-    assert [b for b, _ in offline_loop.significant(COMPARISON)] == ["a.x"]
-    assert offline_loop.significant({"paired": []}) == []
+def test_only_the_rules_verdict_is_a_learned_difference() -> None:
+    assert [b for b, _ in offline_loop.learned(COMPARISON)] == ["a.x"]
+    assert offline_loop.learned({"paired": []}) == []
 
 
 def test_the_benchmark_table_has_every_behaviour_and_marks_the_significant_ones() -> None:
-    rows = behaviour_rows(COMPARISON)
-    assert [(r["behaviour"], r["baseline_passed"], r["adapter_passed"], r["significant"]) for r in rows] == [
+    comparison = {**COMPARISON, "paired": [{"behaviours": {
+        k: v for k, v in COMPARISON["paired"][0]["behaviours"].items() if k != "d.w"}}]}
+    rows = behaviour_rows(comparison)
+    assert [(r["behaviour"], r["baseline_passed"], r["adapter_passed"], r["learned"]) for r in rows] == [
         ("a.x", 0, 4, True), ("b.y", 1, 2, False), ("c.z", 0, 0, False)]
     md = to_markdown({"commit": "0123456789abcdef", "date": "d", "total_seconds": 290.0, "gate": "FAIL",
                       "machine": {"cores": 2, "processor": "", "machine": "x86_64", "python": "3.11",
                                   "load_before": 0.1, "load_after": 1.9},
-                      "steps": [{"step": "train", "seconds": 120.0}], "behaviours": rows})
+                      "steps": [{"step": "train", "seconds": 120.0}], "behaviours": rows,
+                      "epochs": 3, "temperature": 0.5, "alpha": 0.05})
     assert "**Total: 290 s (4.8 min)**" in md and "| train | 120 |" in md
-    assert "| a.x | 4 | 0 | 4 | +1.00 (+1.00 to +1.00) | yes |" in md
-    assert "| c.z | 4 | 0 | 0 | — |  |" in md
+    assert "| a.x | 4 | 0 | 4 | 0.00049 | 0.0015 | +1.00 (+1.00 to +1.00) | yes |" in md
+    assert "| c.z | 4 | 0 | 0 | 0.25 | 0.75 | — |  |" in md
+    assert "3 sampled tries per scenario at temperature 0.5" in md and "p < 0.05" in md
 
 
 def test_parallel_chains_run_in_order_and_a_failure_stops_its_chain(tmp_path: Path, capsys) -> None:

@@ -173,3 +173,15 @@ def test_scripted_replies_are_fed_when_the_model_stops(tmp_path: Path) -> None:
     assert [scenario.replies[0]] in [users[1:] for users in said]
     row = next(r for r in outcome.rows if r["scenario"] == scenario.id)
     assert row["requests"] == len(scenario.replies) + 1
+
+
+def test_a_run_warns_first_when_its_pairs_can_never_reach_alpha(tmp_path: Path) -> None:
+    evals = ["tts.respects_tts_disabled"]
+    scenarios = len(load_scenarios(evals=evals))
+    lines: list[str] = []
+    config = RunConfig(backend="mockllm", report_dir=str(tmp_path), epochs=1, temperature=0.7, evals=evals)
+    run(config, model=get_model("mockllm/model", custom_outputs=lambda *_: output("Done."), memoize=False),
+        progress=lines.append)
+    warnings = [ln for ln in lines if ln.startswith("madcat: warning: power:")]
+    assert scenarios < 6 and len(warnings) == 2 and lines.index(warnings[0]) < 3  # before any sample
+    assert "tts.respects_tts_disabled" in warnings[0] and f"--epochs {-(-6 // scenarios)}" in warnings[1]

@@ -17,6 +17,7 @@ import re
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from core.cli_args import OneLineParser
+from core.exact_power import power_warnings
 from core.redact import redact_text
 from core.safe_io import InputError, check_output_dir
 from evals.catalog import UnknownEval
@@ -33,6 +35,7 @@ from evals.run.run_options import RunConfig, add_run_options, config_from_option
 from evals.run.stop_signals import Stop, stop_like_ctrl_c
 from evals.run.task import select_evals
 from evals.scenarios import load_scenarios
+from evals.spec_hash import spec_sha256
 from evals.thresholds import load_thresholds
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -196,6 +199,7 @@ def run(config: RunConfig, model: Any = None, progress: Progress | None = None,
                 "max_tokens": max_tokens, "max_connections": max_connections, "max_turns": config.max_turns,
                 "max_retries": config.max_retries, "request_timeout": config.request_timeout,
                 "system_prompt": config.prompt, "evals": eval_ids, "git_commit": _git_commit(), "interrupted": False,
+                "spec_sha256": spec_sha256(),
                 "cache": bool(config.cache), **model_plan.info, **config.extra}
     say = progress or (lambda _line: None)
     for note in model_plan.notes:
@@ -225,6 +229,8 @@ def run(config: RunConfig, model: Any = None, progress: Progress | None = None,
     recorder.write()
     say(f"madcat: {len(scenarios)} scenarios x {config.epochs} epochs = {len(planned)} samples, "
         f"backend {config.backend} ({run_meta.get('model')}), results in {recorder.path}")
+    for line in power_warnings(dict(Counter(s.eval for s in scenarios)), config.epochs, config.temperature):
+        say(f"madcat: warning: {line}")
     interrupted = True
     with stop_like_ctrl_c() as stop:  # SIGTERM/SIGHUP: the same orderly stop as Ctrl-C
         try:
