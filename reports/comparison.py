@@ -62,6 +62,7 @@ def _rate_json(r: RateRow) -> dict[str, Any]:
     out: dict[str, Any] = {
         "n": r.n,
         "passed": r.passed,
+        "failed": r.failed,
         "not_exercised": r.not_exercised,
         "incomplete": r.incomplete,
         "rate": _num(r.rate),

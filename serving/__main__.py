@@ -1,4 +1,4 @@
-"""python -m serving {check,load,unload,lint,command}: the vLLM side of the madcat harness."""
+"""python -m serving {check,load,unload,lint,logprobs,command}: the vLLM side of the madcat harness."""
 
 from __future__ import annotations
 
