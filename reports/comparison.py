@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reports.analysis import OVERALL, PairedRow, Pairing, RateRow
-from reports.results import Run, prompt_tokens_per_request, tally
+from reports.results import Outcome, Run, prompt_tokens_per_request, tally
 
 
 @dataclass(frozen=True)
@@ -27,12 +27,17 @@ class Arm:
     def prompt_tokens_per_request(self) -> float | None:
         return prompt_tokens_per_request(self.run.outcomes)
 
-    def gate_verdict(self) -> str | None:
-        path = self.run.dir / "gate.json"
+    def gate(self) -> dict[str, Any] | None:
+        """The run's gate.json (written by `python -m reports gate`), or None when absent or unreadable."""
         try:
-            return str(json.loads(path.read_text())["verdict"])
-        except (OSError, ValueError, KeyError, TypeError, RecursionError):
+            doc = json.loads((self.run.dir / "gate.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError):
             return None
+        return doc if isinstance(doc, dict) and doc.get("verdict") in ("PASS", "FAIL") else None
+
+    def gate_verdict(self) -> str | None:
+        g = self.gate()
+        return str(g["verdict"]) if g else None
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,7 @@ class Comparison:
     confidence: float
     n_boot: int
     seed: int
+    alpha: float = 0.05  # the gate's (gate_rules.yaml no_regression.alpha): what `significant` tests against
 
     @property
     def warnings(self) -> list[str]:
@@ -52,6 +58,18 @@ class Comparison:
             for arm, p in zip(self.arms[1:], self.pairings, strict=True)
             for w in p.warnings
         ]
+
+
+def significant(row: PairedRow, alpha: float) -> bool:
+    """The project's one test of "this behaviour differs": Holm-adjusted exact McNemar p < alpha."""
+    return row.p_holm < alpha
+
+
+def changed_samples(ref: Run, arm: Run) -> list[tuple[Outcome, Outcome]]:
+    """(reference, arm) outcomes of every paired sample that passed in one arm only, sorted."""
+    mine = {o.key: o for o in arm.outcomes}
+    pairs = [(o, mine[o.key]) for o in ref.outcomes if o.key in mine]
+    return sorted(((a, b) for a, b in pairs if a.counted_pass != b.counted_pass), key=lambda ab: ab[0].key)
 
 
 def _num(x: float | None) -> float | None:
@@ -146,6 +164,7 @@ def to_json(c: Comparison) -> dict[str, Any]:
         "k": c.k,
         "confidence": c.confidence,
         "bootstrap": {"n": c.n_boot, "seed": c.seed, "cluster": "scenario"},
+        "alpha": c.alpha,
         "warnings": c.warnings,
     }
 
