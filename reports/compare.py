@@ -121,7 +121,7 @@ def _effect_line(c: Comparison, arm: Arm, p: Pairing) -> str:
     better = sum(1 for r in p.behaviours if significant(r, c.alpha) and not r.worse)
     worse = sum(1 for r in p.behaviours if significant(r, c.alpha) and r.worse)
     return (f"{arm.name} − {c.arms[0].name}: overall Δ {fmt_diff(d.diff)} {fmt_interval(d.low, d.high)} over "
-            f"{d.pairs} pairs; {better} behaviours significantly better, {worse} worse "
+            f"{d.pairs} pairs; {better} behaviour(s) significantly better, {worse} worse "
             f"(Holm-adjusted exact McNemar p < {c.alpha:g})")
 
 
@@ -298,7 +298,7 @@ def _table(c: Comparison, rate_rows, paired_rows, pct: str) -> Table:
         f"pass^{c.k}",
         f"Δ vs {c.arms[0].name}",
         f"bootstrap {pct}",
-        "lost/ won",
+        "lost/won",
         "McNemar p",
         "Holm p",
     )

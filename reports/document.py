@@ -146,7 +146,7 @@ _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1240px;margin:1.2em auto;padding:0 1em;color:#222}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd}h3{font-size:1.05em}
 table{border-collapse:collapse;margin:.6em 0;font-size:.84em;max-width:100%}
-th,td{border:1px solid #ccc;padding:.22em .45em;vertical-align:top;overflow-wrap:anywhere}th{background:#f3f3f3}
+th,td{border:1px solid #ccc;padding:.22em .45em;vertical-align:top}th{font-weight:600}th{background:#f3f3f3}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 tr.total td{font-weight:600;background:#f7f7f7}tr.fail td{background:#fdecea}
 p.warning{background:#fff4d6;border-left:4px solid #e0a800;padding:.4em .6em}
@@ -167,6 +167,13 @@ def _html_inline(part: Inline) -> str:
     if isinstance(part, Link):
         return f'<a href="{html.escape(part.href, quote=True)}">{html.escape(part.text)}</a>'
     return html.escape(part)
+
+
+def _breakable(part: Inline) -> str:
+    """A text cell that may wrap after `.` and `_` (behaviour ids are long words), so tables fit 1280 px."""
+    if isinstance(part, Link):
+        return _html_inline(part)
+    return html.escape(part).replace(".", ".<wbr>").replace("_", "_<wbr>")
 
 
 def render_html(doc: Document) -> str:
@@ -193,7 +200,7 @@ def render_html(doc: Document) -> str:
                 style = b.row_styles[r] if r < len(b.row_styles) else ""
                 cls = f' class="{style}"' if style else ""
                 cells = "".join(
-                    (NUM_TD if i >= b.numeric_from else "<td>") + _html_inline(c) + "</td>"
+                    NUM_TD + _html_inline(c) + "</td>" if i >= b.numeric_from else "<td>" + _breakable(c) + "</td>"
                     for i, c in enumerate(row)
                 )
                 out.append(f"<tr{cls}>{cells}</tr>")
