@@ -135,12 +135,13 @@ def main(argv: list[str] | None = None) -> int:
                     {"baseline": [[py, "-m", "evals", "run", *common, "--adapter", "none", "--run-id", "baseline"]],
                      "adapter": [[py, "-m", "evals", "run", *common, "--adapter", str(adapter), "--run-id", "adapter"]]},
                     ok_codes=(0, 1))
-    _step(4, total, "compare the two runs",
-          [py, "-m", "reports", "compare", str(runs / "baseline"), str(runs / "adapter"), "--names",
-           "baseline,adapter", "--out", str(report)])
-    verdict = _step(5, total, "apply the promotion gate to the adapter's run",
+    # the gate first: the comparison's verdict banner reads the adapter run's gate.json
+    verdict = _step(4, total, "apply the promotion gate to the adapter's run",
                     [py, "-m", "reports", "gate", str(runs / "adapter"), "--baseline", str(runs / "baseline")],
                     ok_codes=(0, 1))
+    _step(5, total, "compare the two runs",
+          [py, "-m", "reports", "compare", str(runs / "baseline"), str(runs / "adapter"), "--names",
+           "baseline,adapter", "--out", str(report)])
     print(f"\n=== [6/{total}] what the adapter learned (paired bootstrap over scenarios, adapter - baseline)")
     comparison = json.loads((report / "comparison.json").read_text(encoding="utf-8"))
     learned = significant(comparison)
