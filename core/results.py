@@ -20,6 +20,7 @@ from typing import Any
 import jsonschema
 
 from core.errors import BadInput
+from core.verdicts import label
 
 SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
 NOT_FINISHED = "not finished: the run stopped before this sample ended"
@@ -60,6 +61,11 @@ class Outcome:
     def counted_pass(self) -> bool:
         """Passed and complete: an incomplete sample never counts as passed."""
         return self.complete and self.passed is True
+
+    @property
+    def verdict(self) -> str:
+        """PASS, FAIL, NOT EXERCISED or INCOMPLETE (core/verdicts.py: the words every output uses)."""
+        return label(self.status, self.outcome, self.passed)
 
     @property
     def key(self) -> SampleKey:
@@ -129,6 +135,8 @@ def read_rows(doc: Any, path: Path) -> tuple[Outcome, ...]:
             seconds=float(r.get("seconds") or 0.0),
             log=r.get("log") or None,
         )
+        if r.get("verdict") not in (None, o.verdict):
+            raise BadInput(f"reports: {path}: results[{i}]: verdict {r['verdict']!r} contradicts the row ({o.verdict})")
         if o.key in seen:
             raise BadInput(
                 f"reports: {path}: results[{i}]: duplicate sample eval={o.eval} scenario={o.scenario} epoch={o.epoch}"

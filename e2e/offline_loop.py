@@ -1,14 +1,14 @@
 """The whole loop offline, on the tiny twin: `python -m e2e.offline_loop [--work DIR]`.
 
-dataset build + validate -> tiny twin -> QLoRA training on the CPU -> the eval suite on the
-baseline and on the adapter (local backend) -> compare -> gate -> HTML report. Each step is one of
-the project's own commands, run as a subprocess so that what a user would type is what runs; its
-output streams through, and a failed step ends the loop with one line saying which and where its
-log is. The numbers in the report come from the runs this loop just made; the loop ends by naming
-the behaviours the adapter learned under the project's one rule (reports/significance.py: exact McNemar on
-the paired samples, Holm-adjusted across every behaviour, p < the gate's alpha), and writes each step's
-wall time to <work>/timings.json. Both arms run every scenario for several sampled epochs (temperature > 0),
-so a behaviour of four scenarios has enough pairs for the exact test to be able to say anything.
+dataset build + validate -> tiny twin -> QLoRA training on the CPU -> the eval suite on the baseline and on
+the adapter (local backend) -> gate -> compare (the HTML report, whose banner reads gate.json). Each step is
+one of the project's own commands, run as a subprocess so that what a user would type is what runs; its output
+streams through, and a failed step ends the loop with one line saying which and where its log is. The numbers
+in the report come from the runs this loop just made; the loop ends by naming the behaviours the adapter
+learned under the project's one rule (reports/significance.py: exact McNemar on the paired samples,
+Holm-adjusted across every behaviour, p < the gate's alpha), and writes each step's wall time to
+<work>/timings.json. Both arms run every scenario for several sampled epochs (temperature > 0), so a behaviour
+of four scenarios has enough pairs for the exact test to be able to say anything.
 
 The twin is the `demo` preset: a base pretrained once on a GPU on habitless transcripts (it uses the world's
 tools when asked and copies what they return, and introduces itself as a stock "Qwen"; reports/twin-pretraining/).
@@ -146,12 +146,13 @@ def main(argv: list[str] | None = None) -> int:
                     {"baseline": [[py, "-m", "evals", "run", *common, "--adapter", "none", "--run-id", "baseline"]],
                      "adapter": [[py, "-m", "evals", "run", *common, "--adapter", str(adapter), "--run-id", "adapter"]]},
                     ok_codes=(0, 1))
-    _step(4, total, "compare the two runs",
-          [py, "-m", "reports", "compare", str(runs / "baseline"), str(runs / "adapter"), "--names",
-           "baseline,adapter", "--out", str(report)])
-    verdict = _step(5, total, "apply the promotion gate to the adapter's run",
+    # the gate first: the comparison's verdict banner reads the adapter run's gate.json
+    verdict = _step(4, total, "apply the promotion gate to the adapter's run",
                     [py, "-m", "reports", "gate", str(runs / "adapter"), "--baseline", str(runs / "baseline")],
                     ok_codes=(0, 1))
+    _step(5, total, "compare the two runs",
+          [py, "-m", "reports", "compare", str(runs / "baseline"), str(runs / "adapter"), "--names",
+           "baseline,adapter", "--out", str(report)])
     comparison = json.loads((report / "comparison.json").read_text(encoding="utf-8"))
     alpha = comparison["rule"]["alpha"]
     print(f"\n=== [6/{total}] what the adapter learned: {comparison['rule']['text']}")

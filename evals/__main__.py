@@ -11,10 +11,12 @@ from pathlib import Path
 
 from core.cli_args import OneLineParser
 from core.safe_io import JSON_ERRORS, json_reason
-from evals.catalog import EVALS, BadTranscript, UnknownEval, grade
+from evals.run.run_options import add_run_parser
 
 
 def _list(args: argparse.Namespace) -> int:
+    from evals.catalog import EVALS
+
     rows = [{"id": s.id, "category": s.category, "description": s.description, "hard": s.hard}
             for s in EVALS.values()]
     if args.json:
@@ -28,6 +30,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _read_transcript(path: str) -> object:
+    from evals.catalog import BadTranscript
+
     text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
     text = text.strip()
     try:
@@ -47,6 +51,8 @@ def _read_transcript(path: str) -> object:
 
 
 def _score(args: argparse.Namespace) -> int:
+    from evals.catalog import BadTranscript, UnknownEval, grade
+
     try:
         data = _read_transcript(args.file)
         verdict = grade(args.eval, data)
@@ -81,7 +87,8 @@ def _selftest(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The CLI's parser; imports nothing heavy (graders, inspect-ai, torch load when a command runs)."""
     parser = OneLineParser(prog="python -m evals", description="The madcat behavioural spec.")
     sub = parser.add_subparsers(dest="command", required=True)
     p_list = sub.add_parser("list", help="one line per eval: ID, category, description")
@@ -96,10 +103,12 @@ def main(argv: list[str] | None = None) -> int:
     p_self.add_argument("--random-tries", type=int, default=3, help="random agents per scenario (default 3)")
     p_self.add_argument("--seed", type=int, default=0, help="seed of the random agents (default 0)")
     p_self.set_defaults(func=_selftest)
-    from evals.run.runner import add_run_parser  # inspect-ai is imported only when a run starts
-
     add_run_parser(sub)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except Exception as exc:  # noqa: BLE001 - a grader bug must still not print a traceback at the user

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from core.suggest import unknown_names
 from evals.catalog import EVALS, HARD_INVARIANTS
 
 THRESHOLDS_FILE = Path(__file__).with_name("thresholds.yaml")
@@ -36,6 +37,11 @@ def file_rates(doc: dict[str, Any]) -> tuple[float, dict[str, float]]:
     return float(doc.get("default", DEFAULT_PASS_RATE)), {k: float(v) for k, v in (doc.get("evals") or {}).items()}
 
 
+def unknown_ids(ids: Iterable[str]) -> str | None:
+    """The ids that name no behaviour, each with its "did you mean" (None when all are known)."""
+    return unknown_names(ids, EVALS)
+
+
 def pass_rates(default: float, per_eval: dict[str, float], behaviours: Iterable[str]) -> dict[str, float]:
     return {b: float(per_eval.get(b, default)) for b in behaviours}
 
@@ -48,9 +54,9 @@ def load_thresholds(path: Path | None = None) -> dict[str, float]:
     except (OSError, yaml.YAMLError) as exc:
         raise ValueError(f"cannot read thresholds from {path}: {exc}") from exc
     default, overrides = file_rates(data)
-    unknown = sorted(set(overrides) - set(EVALS))
+    unknown = unknown_ids(sorted(overrides))
     if unknown:
-        raise ValueError(f"{path}: unknown eval ids {unknown}")
+        raise ValueError(f"{path}: unknown behaviour id {unknown} (see `python -m evals list`)")
     out = pass_rates(default, overrides, EVALS)
     for i in HARD_INVARIANTS:
         out[i] = 1.0

@@ -15,7 +15,7 @@ from reports.registry import DEFAULT_REGISTRY
 
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(  # usage errors: one line and a hint, not argparse's usage block
-        prog="reports", description="Reports, comparisons, the promotion gate and the adapter registry."
+        prog="python -m reports", description="Reports, comparisons, the promotion gate and the adapter registry."
     )
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -27,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     c = sub.add_parser("compare", help="compare two or more runs; the first is the reference arm")
-    c.add_argument("runs", nargs="+", metavar="RUN")
+    c.add_argument("runs", nargs="+", metavar="RUN",
+                   help="two or more runs (dir, results.json or run id); the first is the reference arm")
     c.add_argument("--out", help="output dir (default: reports/html/compare-A-vs-B)")
     c.add_argument("--names", help="comma-separated arm names, one per run")
     c.add_argument("--k", type=int_in(1, 1000), help="k of pass^k (default: the smallest epochs among the runs)")
@@ -39,14 +40,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "spec from their inspect logs (under OUT/regraded/), both labelled")
 
     g = sub.add_parser("gate", help="apply the promotion gate to a run; exit 0 pass, 1 fail")
-    g.add_argument("run")
+    g.add_argument("run", help="the run to judge: run dir, results.json or run id under reports/runs")
+    g.add_argument("--out", type=Path, help="where to write gate.json (default: RUN's dir/gate.json)")
     g.add_argument("--against", help="'promoted' (the registry's promoted run) or a run")
     g.add_argument("--baseline", help="the baseline run (e.g. the base model) the adapter must beat overall")
     g.add_argument("--rules", help="rules file merged over reports/gate_rules.yaml")
     g.add_argument("--registry", type=Path, default=DEFAULT_REGISTRY, help="registry for --against promoted")
 
     r = sub.add_parser("promote", help="gate a run and record its adapter as promoted in the registry")
-    r.add_argument("run")
+    r.add_argument("run", help="the adapter's run: run dir, results.json or run id under reports/runs")
     r.add_argument("--registry", type=Path, default=DEFAULT_REGISTRY, help=f"default {DEFAULT_REGISTRY}")
     r.add_argument("--adapter-dir", help="the adapter that was evaluated (default: run.adapter_dir)")
     r.add_argument("--against", default="promoted", help="'promoted' (default), 'none', or a run")
@@ -67,8 +69,8 @@ def _check_outputs(args: argparse.Namespace) -> None:
     try:
         if args.command in ("show", "compare") and args.out:
             check_output_dir(args.out)
-        if args.command == "divergence" and args.out:
-            check_output_file(args.out)
+        if args.command in ("divergence", "gate") and args.out:
+            check_output_file(args.out, "--out")
         if args.command == "promote":
             check_output_file(args.registry, "--registry")
     except InputError as e:
@@ -91,7 +93,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from reports.gate import format_verdict, gate_run, write_gate_json
 
         g = gate_run(args.run, args.against, args.baseline, args.rules, args.registry)
-        path = write_gate_json(g)
+        path = write_gate_json(g, args.out)
         print(format_verdict(g))
         print(f"gate.json: {path}")
         return 0 if g.passed else 1

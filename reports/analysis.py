@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from core.exact_power import DEFAULT_ALPHA
+from core.verdicts import LABELS
 from reports.results import Outcome, Run, by_category, by_eval, outcome_map, passes_per_scenario, tally
 from reports.significance import Significance, overall_significance, significance
 from reports.stats import (
@@ -21,6 +22,7 @@ from reports.stats import (
 )
 
 OVERALL = "overall"
+COUNT_HEADERS = LABELS  # the columns of sample counts in every table: the verdicts' own words
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,14 @@ class RateRow:
     high: float
     pass_k: PassHatK | None  # None for pooled rows (categories, overall)
     not_exercised: int = 0  # complete, but the situation the scenario sets up was never reached
+
+    @property
+    def failed(self) -> int:
+        return self.n - self.passed - self.incomplete - self.not_exercised
+
+    def count_cells(self) -> tuple[str, str, str, str]:
+        """The counts under COUNT_HEADERS: PASS, FAIL, NOT EXERCISED, INCOMPLETE."""
+        return (str(self.passed), str(self.failed), str(self.not_exercised), str(self.incomplete))
 
 
 def rate_row(group: str, outcomes: Sequence[Outcome], k: int | None, confidence: float = 0.95) -> RateRow:

@@ -9,14 +9,16 @@ checkout's spec from the runs' inspect logs are both written, labelled (the seco
 
 from __future__ import annotations
 
-import math
 import re
 import sys
 from pathlib import Path
 
 from core.errors import BadInput, Refused
+from core.safe_io import write_text_atomic
 from reports.analysis import (
+    COUNT_HEADERS,
     OVERALL,
+    Pairing,
     RateRow,
     behaviour_rows,
     category_rows,
@@ -26,8 +28,9 @@ from reports.analysis import (
     fmt_rate,
     pair_runs,
 )
-from reports.comparison import Arm, Comparison, to_json
+from reports.comparison import Arm, Comparison, changed_samples, significant, to_json
 from reports.document import (
+    Banner,
     Bullets,
     Document,
     Heading,
@@ -40,10 +43,11 @@ from reports.document import (
 )
 from reports.gate_rules import load_rules
 from reports.jsonio import write_json
-from reports.plots import Series, rate_bars
-from reports.results import Run, load_run, runs_root
+from reports.plots import Effect, forest_plot
+from reports.results import Outcome, Run, load_run, runs_root
 from reports.seed_agreement import SeedAgreement, agreement, same_arm_other_seed, threshold_verdicts
 from reports.significance import rule_text
+from reports.trajectory import render_page, run_steps
 
 
 def default_names(runs: list[Run]) -> list[str]:
@@ -142,30 +146,109 @@ def log_links(run: Run, out_dir: Path) -> list[tuple[Link]]:
     return [(Link(log, relative_href(run.resolve_log(log), out_dir)),) for log in run.logs()]
 
 
+_RULE_SENTENCE = {
+    "hard_invariants": "broke a hard invariant",
+    "thresholds": "is below its threshold",
+    "no_regression": "is worse than the promoted adapter",
+    "better_than_baseline": "is not better than the baseline",
+    "complete": "is not complete enough to judge",
+}
+
+
+def _gate_lines(gate: dict) -> list[tuple[str, ...]]:
+    """One sentence per failing rule and behaviour of a gate.json."""
+    lines = []
+    for rule in gate.get("rules") or []:
+        if not isinstance(rule, dict):
+            continue
+        for f in rule.get("failures") or []:
+            who = "the run" if f.get("behaviour") == "overall" else str(f.get("behaviour"))
+            sentence = _RULE_SENTENCE.get(str(rule.get("rule")), f"fails {rule.get('rule')}")
+            lines.append((f"{who} {sentence}: {f.get('message', '')}",))
+    return lines
+
+
+def _effect_line(c: Comparison, arm: Arm, p: Pairing) -> str:
+    d = p.overall.difference
+    better = sum(1 for r in p.behaviours if r.verdict.better)
+    worse = sum(1 for r in p.behaviours if r.verdict.worse)
+    return (f"{arm.name} − {c.arms[0].name}: overall Δ {fmt_diff(d.diff)} {fmt_interval(d.low, d.high)} over "
+            f"{d.pairs} pairs; {better} behaviour(s) significantly better, {worse} worse "
+            f"(Holm-adjusted exact McNemar p < {c.alpha:g})")
+
+
+def verdict_banners(c: Comparison) -> list[Banner]:
+    """Per compared arm: its gate's verdict with each failing rule as a sentence, and the paired effect."""
+    out = []
+    for arm, p in zip(c.arms[1:], c.pairings, strict=True):
+        gate = arm.gate()
+        effect = (_effect_line(c, arm, p),)
+        if gate is None:
+            out.append(Banner(f"{arm.name}: no gate verdict yet",
+                              ((f"run `python -m reports gate {arm.run.run_id} --baseline {c.arms[0].run.run_id}`, "
+                                "then compare again",), effect), "none"))
+            continue
+        verdict = str(gate["verdict"])
+        failing = _gate_lines(gate)
+        headline = f"Gate {verdict} for {arm.name} (run {arm.run.run_id})"
+        if failing:
+            headline += f": {len(failing)} failing check{'s' if len(failing) != 1 else ''}"
+        out.append(Banner(headline, (effect, *failing), verdict.lower()))
+    return out
+
+
+def _effects(c: Comparison, p: Pairing) -> list[Effect]:
+    return [Effect(r.group, r.difference.diff, r.difference.low, r.difference.high, significant(r))
+            for r in p.behaviours]
+
+
+def trajectory_href(arm: str, o: Outcome) -> str:
+    """Where a sample's trajectory page lies, relative to the comparison's dir."""
+    return f"trajectories/{_slug(arm)}/{_slug(o.eval)}__{_slug(o.scenario)}__{o.epoch}.html"
+
+
+def _changes_table(c: Comparison, arm: Arm) -> Table | Para:
+    ref = c.arms[0]
+    changed = changed_samples(ref.run, arm.run)
+    if not changed:
+        return Para.of(f"No paired sample passed in one of {ref.name} and {arm.name} only.")
+    rows = tuple(
+        (
+            a.eval,
+            f"{a.scenario} #{a.epoch}",
+            "won" if b.counted_pass else "lost",
+            Link(a.verdict, trajectory_href(ref.name, a)),
+            Link(b.verdict, trajectory_href(arm.name, b)),
+            b.reason or a.reason or "—",
+        )
+        for a, b in changed
+    )
+    styles = tuple("" if b.counted_pass else "fail" for _a, b in changed)
+    return Table(("behaviour", "scenario", f"{arm.name}", f"{ref.name} (trajectory)", f"{arm.name} (trajectory)",
+                  f"grader's reason ({arm.name}, else {ref.name})"), rows, styles, numeric_from=99)
+
+
 def to_document(c: Comparison, out_dir: Path) -> Document:
     ref = c.arms[0]
     names = " vs ".join(a.name for a in c.arms)
     doc = Document(f"Comparison: {names}" + (f" ({c.label})" if c.label else ""))
     pct = f"{c.confidence:.0%}"
+    doc.add(*verdict_banners(c))
     for w in c.warnings:
         doc.add(Para.of(w, style="warning"))
+
+    for arm, p in zip(c.arms[1:], c.pairings, strict=True):
+        doc.add(Heading(f"What {arm.name} changes, per behaviour"))
+        doc.add(Image(forest_plot(_effects(c, p), f"{arm.name} − {ref.name}, per behaviour",
+                                  f"difference in pass rate ({pct} bootstrap interval over scenarios); "
+                                  f"◆ / * : Holm-adjusted exact McNemar p < {c.alpha:g}"),
+                      f"forest plot: {arm.name} − {ref.name} per behaviour", f"forest-{_slug(arm.name)}"))
 
     doc.add(Heading("Arms"))
     doc.add(
         Table(
-            (
-                "arm",
-                "run",
-                "adapter",
-                "system prompt",
-                "gate",
-                "samples",
-                "not exercised",
-                "incomplete",
-                "pass rate",
-                f"Wilson {pct}",
-                "prompt tokens / request",
-            ),
+            ("arm", "run", "adapter", "system prompt", "gate", "n", *COUNT_HEADERS, "pass rate", f"Wilson {pct}",
+             "prompt tokens / request"),
             tuple(
                 (
                     a.name,
@@ -174,8 +257,7 @@ def to_document(c: Comparison, out_dir: Path) -> Document:
                     str(a.run.meta.get("system_prompt") or "—"),
                     a.gate_verdict() or "—",
                     str(a.overall.n),
-                    str(a.overall.not_exercised),
-                    str(a.overall.incomplete),
+                    *a.overall.count_cells(),
                     fmt_rate(a.overall.rate),
                     fmt_interval(a.overall.low, a.overall.high),
                     "—" if a.prompt_tokens_per_request is None else f"{a.prompt_tokens_per_request:.0f}",
@@ -187,35 +269,30 @@ def to_document(c: Comparison, out_dir: Path) -> Document:
     )
     doc.add(
         Para.of(
-            f"Not exercised and incomplete samples count as not passed. Differences are arm − {ref.name} over paired (scenario, epoch) "
-            f"samples. The rule ({rule_text(c.alpha)}) gives each verdict; the {pct} percentile bootstrap over scenarios "
-            f"({c.n_boot} resamples, seed {c.seed}) is the size of the difference. 'detectable': the smallest |Δ| "
-            f"these pairs could ever show under the rule (— : none). pass^{c.k}: chance that {c.k} tries of a scenario all pass."
+            f"NOT EXERCISED and INCOMPLETE samples count as not passed. Differences are arm − {ref.name} over paired "
+            f"(scenario, epoch) samples. The rule ({rule_text(c.alpha)}) gives each verdict (* marks the "
+            f"significant ones); the {pct} percentile bootstrap over scenarios ({c.n_boot} resamples, seed {c.seed}) "
+            f"is the size of the difference. 'detectable': the smallest |Δ| these pairs could ever show under the "
+            f"rule (— : none). pass^{c.k}: chance that {c.k} tries of a scenario all pass."
         )
     )
     for arm, p in zip(c.arms[1:], c.pairings, strict=True):
         doc.add(Para.of(verdict_line(arm.name, ref.name, p, c.alpha)))
     for a in c.seed_agreement:
         doc.add(Para.of(a.line()))
-
+    doc.add(Heading("Behaviours"))
+    doc.add(_table(c, lambda a: a.behaviours, lambda p: p.behaviours, pct))
     doc.add(Heading("Overall"))
     doc.add(_table(c, lambda a: [a.overall], lambda p: [p.overall], pct))
+    for arm in c.arms[1:]:
+        doc.add(Heading(f"What changed: samples {arm.name} won and lost against {ref.name}"))
+        doc.add(_changes_table(c, arm))
     doc.add(Heading("Categories"))
-    doc.add(Image(_category_plot(c), "pass rate per category and arm", "categories"))
     doc.add(
         Table(
-            ("category", "arm", "n", "passed", "not exercised", "incomplete", "pass rate", f"Wilson {pct}"),
+            ("category", "arm", "n", *COUNT_HEADERS, "pass rate", f"Wilson {pct}"),
             tuple(
-                (
-                    r.group,
-                    a.name,
-                    str(r.n),
-                    str(r.passed),
-                    str(r.not_exercised),
-                    str(r.incomplete),
-                    fmt_rate(r.rate),
-                    fmt_interval(r.low, r.high),
-                )
+                (r.group, a.name, str(r.n), *r.count_cells(), fmt_rate(r.rate), fmt_interval(r.low, r.high))
                 for cat in _categories(c)
                 for a in c.arms
                 for r in a.categories
@@ -224,9 +301,6 @@ def to_document(c: Comparison, out_dir: Path) -> Document:
             numeric_from=2,
         )
     )
-    doc.add(Heading("Behaviours"))
-    doc.add(_table(c, lambda a: a.behaviours, lambda p: p.behaviours, pct))
-    doc.add(Image(_behaviour_plot(c), "pass rate per behaviour and arm", "behaviours"))
     doc.add(Heading("Inspect logs"))
     for a in c.arms:
         links = log_links(a.run, out_dir)
@@ -238,10 +312,6 @@ def to_document(c: Comparison, out_dir: Path) -> Document:
 
 def _categories(c: Comparison) -> list[str]:
     return sorted({r.group for a in c.arms for r in a.categories if r.group != OVERALL})
-
-
-def _behaviours(c: Comparison) -> list[str]:
-    return sorted({r.group for a in c.arms for r in a.behaviours})
 
 
 def _table(c: Comparison, rate_rows, paired_rows, pct: str) -> Table:
@@ -257,23 +327,15 @@ def _table(c: Comparison, rate_rows, paired_rows, pct: str) -> Table:
             r, pr = rates.get((g, a.name)), paired.get((g, a.name))
             cells = [g, a.name]
             cells += (
-                [
-                    str(r.n),
-                    str(r.passed),
-                    str(r.not_exercised),
-                    str(r.incomplete),
-                    fmt_rate(r.rate),
-                    fmt_interval(r.low, r.high),
-                    _pass_k(r),
-                ]
+                [str(r.n), *r.count_cells(), fmt_rate(r.rate), fmt_interval(r.low, r.high), _pass_k(r)]
                 if r
-                else ["0", "—", "—", "—", "—", "—", "—"]
+                else ["0", "—", "—", "—", "—", "—", "—", "—"]
             )
             if pr:
                 d = pr.difference
+                mark = " *" if g != OVERALL and significant(pr) else ""
                 cells += [
-                    str(d.pairs),
-                    fmt_diff(d.diff),
+                    fmt_diff(d.diff) + mark,
                     fmt_interval(d.low, d.high),
                     f"{pr.mcnemar.a_only}/{pr.mcnemar.b_only}",
                     fmt_p(pr.mcnemar.p_value),
@@ -282,20 +344,17 @@ def _table(c: Comparison, rate_rows, paired_rows, pct: str) -> Table:
                     pr.verdict.verdict,
                 ]
             else:
-                cells += ["—"] * 8
+                cells += ["—"] * 7
             rows.append(tuple(cells))
             styles.append("total" if g == OVERALL else "")
     headers = (
         "behaviour",
         "arm",
         "n",
-        "passed",
-        "not exercised",
-        "incomplete",
+        *COUNT_HEADERS,
         "pass rate",
         f"Wilson {pct}",
         f"pass^{c.k}",
-        "pairs",
         f"Δ vs {c.arms[0].name}",
         f"bootstrap {pct}",
         "lost/won",
@@ -305,26 +364,6 @@ def _table(c: Comparison, rate_rows, paired_rows, pct: str) -> Table:
         f"verdict (p < {c.alpha:g})",
     )
     return Table(headers, tuple(rows), tuple(styles), numeric_from=2)
-
-
-def _series(c: Comparison, groups: list[str], rows_of) -> list[Series]:
-    out = []
-    for a in c.arms:
-        by = {r.group: r for r in rows_of(a)}
-        rates = [by[g].rate if g in by else math.nan for g in groups]
-        intervals = [(by[g].low, by[g].high) if g in by else (0.0, 0.0) for g in groups]
-        out.append(Series(a.name, rates, intervals))
-    return out
-
-
-def _category_plot(c: Comparison) -> bytes:
-    groups = _categories(c) + [OVERALL]
-    return rate_bars(groups, _series(c, groups, lambda a: a.categories), "pass rate per category")
-
-
-def _behaviour_plot(c: Comparison) -> bytes:
-    groups = _behaviours(c)
-    return rate_bars(groups, _series(c, groups, lambda a: a.behaviours), "pass rate per behaviour")
 
 
 # --- CLI -----------------------------------------------------------------------------------------
@@ -338,8 +377,25 @@ def default_out_dir(names: list[str]) -> Path:
     return runs_root().parent / "html" / ("compare-" + "-vs-".join(_slug(n) for n in names))
 
 
+def write_trajectories(c: Comparison, out_dir: Path) -> int:
+    """A readable page per sample of the "what changed" tables, in both arms; returns how many."""
+    written = 0
+    for arm in c.arms[1:]:
+        changed = changed_samples(c.arms[0].run, arm.run)
+        for side, outcomes in ((c.arms[0], [a for a, _ in changed]), (arm, [b for _, b in changed])):
+            steps = run_steps(side.run, {o.key for o in outcomes})
+            for o in outcomes:
+                href = trajectory_href(side.name, o)
+                found, source = steps.get(o.key, (None, ""))
+                back = "../" * href.count("/") + "comparison.html"
+                write_text_atomic(out_dir / href, render_page(o, side.name, found, source, back))
+                written += 1
+    return written
+
+
 def write_comparison(c: Comparison, out_dir: Path) -> dict[str, Path]:
     try:
+        write_trajectories(c, out_dir)
         md, html = write_document(to_document(c, out_dir), out_dir, "comparison")
         js = write_json(out_dir / "comparison.json", to_json(c))
     except OSError as e:

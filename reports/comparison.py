@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reports.analysis import OVERALL, PairedRow, Pairing, RateRow
-from reports.results import Run, prompt_tokens_per_request, tally
+from reports.results import Outcome, Run, prompt_tokens_per_request, tally
 from reports.seed_agreement import SeedAgreement
 from reports.significance import rule_text
 
@@ -30,12 +30,17 @@ class Arm:
     def prompt_tokens_per_request(self) -> float | None:
         return prompt_tokens_per_request(self.run.outcomes)
 
-    def gate_verdict(self) -> str | None:
-        path = self.run.dir / "gate.json"
+    def gate(self) -> dict[str, Any] | None:
+        """The run's gate.json (written by `python -m reports gate`), or None when absent or unreadable."""
         try:
-            return str(json.loads(path.read_text())["verdict"])
-        except (OSError, ValueError, KeyError, TypeError, RecursionError):
+            doc = json.loads((self.run.dir / "gate.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError):
             return None
+        return doc if isinstance(doc, dict) and doc.get("verdict") in ("PASS", "FAIL") else None
+
+    def gate_verdict(self) -> str | None:
+        g = self.gate()
+        return str(g["verdict"]) if g else None
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,19 @@ class Comparison:
         ]
 
 
+def significant(row: PairedRow) -> bool:
+    """Whether the row differs under the project's one rule (reports/significance.py), at the alpha it
+    was paired with."""
+    return row.verdict.significant
+
+
+def changed_samples(ref: Run, arm: Run) -> list[tuple[Outcome, Outcome]]:
+    """(reference, arm) outcomes of every paired sample that passed in one arm only, sorted."""
+    mine = {o.key: o for o in arm.outcomes}
+    pairs = [(o, mine[o.key]) for o in ref.outcomes if o.key in mine]
+    return sorted(((a, b) for a, b in pairs if a.counted_pass != b.counted_pass), key=lambda ab: ab[0].key)
+
+
 def _num(x: float | None) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else x
 
@@ -69,6 +87,7 @@ def _rate_json(r: RateRow) -> dict[str, Any]:
     out: dict[str, Any] = {
         "n": r.n,
         "passed": r.passed,
+        "failed": r.failed,
         "not_exercised": r.not_exercised,
         "incomplete": r.incomplete,
         "rate": _num(r.rate),
@@ -161,6 +180,7 @@ def to_json(c: Comparison) -> dict[str, Any]:
         "k": c.k,
         "confidence": c.confidence,
         "bootstrap": {"n": c.n_boot, "seed": c.seed, "cluster": "scenario"},
+        "alpha": c.alpha,
         "warnings": c.warnings,
     }
 

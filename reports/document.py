@@ -62,7 +62,16 @@ class Image:
     name: str  # file stem for the Markdown copy
 
 
-Block = Heading | Para | Table | Bullets | Pre | Image
+@dataclass(frozen=True)
+class Banner:
+    """The verdict at the top of a report: a coloured box with a headline and one sentence per reason."""
+
+    headline: str
+    lines: tuple[tuple[Inline, ...], ...] = ()
+    style: str = "none"  # "pass" | "fail" | "none" (no verdict yet)
+
+
+Block = Heading | Para | Table | Bullets | Pre | Image | Banner
 
 
 @dataclass
@@ -120,6 +129,9 @@ def render_markdown(doc: Document, image_prefix: str) -> tuple[str, dict[str, by
             out.append("")
         elif isinstance(b, Pre):
             out += ["```", b.text, "```", ""]
+        elif isinstance(b, Banner):
+            out += [f"> **{b.headline}**", ">"] + ["> - " + "".join(_md_inline(p) for p in line) for line in b.lines]
+            out.append("")
         elif isinstance(b, Image):
             name = f"{image_prefix}{b.name}.png"
             images[name] = b.png
@@ -130,15 +142,21 @@ def render_markdown(doc: Document, image_prefix: str) -> tuple[str, dict[str, by
 # --- HTML ---------------------------------------------------------------------------------------
 
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+*{box-sizing:border-box}
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1240px;margin:1.2em auto;padding:0 1em;color:#222}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd}h3{font-size:1.05em}
-table{border-collapse:collapse;margin:.6em 0;font-size:.88em}
-th,td{border:1px solid #ccc;padding:.25em .5em;vertical-align:top}th{background:#f3f3f3}
+table{border-collapse:collapse;margin:.6em 0;font-size:.84em;max-width:100%}
+th,td{border:1px solid #ccc;padding:.22em .45em;vertical-align:top}th{font-weight:600}th{background:#f3f3f3}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 tr.total td{font-weight:600;background:#f7f7f7}tr.fail td{background:#fdecea}
 p.warning{background:#fff4d6;border-left:4px solid #e0a800;padding:.4em .6em}
 p.pass{color:#176b2c;font-weight:700;font-size:1.2em}p.fail{color:#b3261e;font-weight:700;font-size:1.2em}
-pre{background:#f6f6f6;padding:.6em;overflow-x:auto}img{max-width:100%}
+pre{background:#f6f6f6;padding:.6em;overflow-x:auto;white-space:pre-wrap}img{max-width:100%}
+div.banner{border-radius:6px;padding:.7em 1em;margin:.8em 0 1.2em;border:2px solid}
+div.banner p{margin:0;font-size:1.35em;font-weight:700}div.banner ul{margin:.4em 0 0;padding-left:1.3em}
+div.banner.pass{background:#e3f4e6;border-color:#2e7d32;color:#174d1c}
+div.banner.fail{background:#fbe3e1;border-color:#c62828;color:#7a1610}
+div.banner.none{background:#eef0f3;border-color:#8a94a3;color:#333}
 """
 
 
@@ -149,6 +167,13 @@ def _html_inline(part: Inline) -> str:
     if isinstance(part, Link):
         return f'<a href="{html.escape(part.href, quote=True)}">{html.escape(part.text)}</a>'
     return html.escape(part)
+
+
+def _breakable(part: Inline) -> str:
+    """A text cell that may wrap after `.` and `_` (behaviour ids are long words), so tables fit 1280 px."""
+    if isinstance(part, Link):
+        return _html_inline(part)
+    return html.escape(part).replace(".", ".<wbr>").replace("_", "_<wbr>")
 
 
 def render_html(doc: Document) -> str:
@@ -175,7 +200,7 @@ def render_html(doc: Document) -> str:
                 style = b.row_styles[r] if r < len(b.row_styles) else ""
                 cls = f' class="{style}"' if style else ""
                 cells = "".join(
-                    (NUM_TD if i >= b.numeric_from else "<td>") + _html_inline(c) + "</td>"
+                    NUM_TD + _html_inline(c) + "</td>" if i >= b.numeric_from else "<td>" + _breakable(c) + "</td>"
                     for i, c in enumerate(row)
                 )
                 out.append(f"<tr{cls}>{cells}</tr>")
@@ -188,6 +213,11 @@ def render_html(doc: Document) -> str:
             )
         elif isinstance(b, Pre):
             out.append(f"<pre>{html.escape(b.text)}</pre>")
+        elif isinstance(b, Banner):
+            style = b.style if b.style in ("pass", "fail") else "none"
+            items = "".join(f"<li>{''.join(_html_inline(p) for p in line)}</li>" for line in b.lines)
+            out.append(f'<div class="banner {style}" id="verdict"><p>{html.escape(b.headline)}</p>'
+                       + (f"<ul>{items}</ul>" if items else "") + "</div>")
         elif isinstance(b, Image):
             data = base64.b64encode(b.png).decode("ascii")
             out.append(f'<img alt="{html.escape(b.alt, quote=True)}" src="data:image/png;base64,{data}">')

@@ -1,6 +1,6 @@
 """The promotion gate: rules from gate_rules.yaml applied to one run (optionally against the promoted
-adapter's run and a baseline run). ``python -m reports gate RUN [--against promoted|RUN] [--baseline RUN]``
-prints PASS/FAIL and one line per failure, writes gate.json beside the run's results.json,
+adapter's run and a baseline run). ``python -m reports gate RUN [--against promoted|RUN] [--baseline RUN] [--out FILE]``
+prints PASS/FAIL and one line per failure, writes gate.json beside the run's results.json (or to --out),
 and exits 0 (pass), 1 (fail) or 2 (bad input).
 """
 
@@ -296,8 +296,9 @@ def format_verdict(g: GateResult) -> str:
     return "\n".join(lines)
 
 
-def write_gate_json(g: GateResult) -> Path:
-    return write_json(g.run.dir / "gate.json", g.to_json())
+def write_gate_json(g: GateResult, out: Path | None = None) -> Path:
+    """gate.json beside the run's results.json (what `reports show` and `compare` read), or `out`."""
+    return write_json(out or g.run.dir / "gate.json", g.to_json())
 
 
 def gate_run(

@@ -15,7 +15,7 @@ from core.errors import BadInput
 from core.safe_io import InputError, loads_yaml
 from evals.catalog import HARD_INVARIANTS
 from evals.thresholds import SCHEMA as THRESHOLDS_SCHEMA
-from evals.thresholds import THRESHOLDS_FILE, file_rates, pass_rates
+from evals.thresholds import THRESHOLDS_FILE, file_rates, pass_rates, unknown_ids
 
 DEFAULT_RULES = Path(__file__).with_name("gate_rules.yaml")
 
@@ -45,7 +45,6 @@ _RULES_SCHEMA: dict[str, Any] = {
             "properties": {
                 "enabled": {"type": "boolean"},
                 "file": {"type": ["string", "null"]},
-                "default": {"type": "number", "minimum": 0, "maximum": 1},
                 "measure": {"enum": ["wilson_low", "rate"]},
                 "override": {
                     "type": "object",
@@ -105,10 +104,12 @@ def _non_finite(doc: Any, where: str = "") -> str | None:
     return None
 
 
-# settings an older rules file may still carry: the one rule (reports/significance.py) replaced them
+# settings an older rules file may still carry, and what replaced them
 _REPLACED = {("no_regression", "alpha"): "the top-level alpha",
              ("better_than_baseline", "min_ci_low"): "the exact test at the top-level alpha (the bootstrap "
-                                                     "interval is the effect size, never the test)"}
+                                                     "interval is the effect size, never the test)",
+             ("thresholds", "default"): "thresholds.override.default (a missing thresholds file is an error, "
+                                        "not a fallback)"}
 
 
 def _check(doc: Any, schema: dict[str, Any], path: Path, what: str) -> None:
@@ -131,13 +132,24 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _check_override_ids(rules: dict[str, Any], path: Path) -> None:
+    """An override for a behaviour that does not exist would never apply: refuse it."""
+    ids = [k for k in (rules.get("thresholds", {}).get("override") or {}) if k != "default"]
+    unknown = unknown_ids(ids)
+    if unknown:
+        raise BadInput(f"reports: rules file {path}: thresholds.override: unknown behaviour id {unknown} "
+                       "(see `python -m evals list`)")
+
+
 def load_rules(path: Path | None = None) -> dict[str, Any]:
     """Defaults from gate_rules.yaml, with the keys of ``path`` (if given) merged over them."""
     rules = _read_yaml(DEFAULT_RULES, "rules file")
     _check(rules, _RULES_SCHEMA, DEFAULT_RULES, "rules file")
+    _check_override_ids(rules, DEFAULT_RULES)
     if path is not None:
         user = _read_yaml(path, "rules file") or {}
         _check(user, _RULES_SCHEMA, path, "rules file")
+        _check_override_ids(user, path)
         rules = _merge(rules, user)
     return rules
 
@@ -153,19 +165,18 @@ def thresholds_path(rules: dict[str, Any]) -> Path:
 
 
 def thresholds_for(rules: dict[str, Any], behaviours: list[str]) -> tuple[dict[str, float], str]:
-    """Threshold per behaviour and where they came from. Missing file: the rules' default for all."""
+    """Threshold per behaviour and where they came from. A missing file, or one naming a behaviour that does
+    not exist, is an error: a silent fallback would judge the run by other numbers than the ones written."""
     cfg = rules["thresholds"]
     path = thresholds_path(rules)
-    default, per_eval, source = (
-        float(cfg["default"]),
-        {},
-        f"rules default {cfg['default']} ({path} not found)",
-    )
-    if path.is_file():
-        doc = _read_yaml(path, "thresholds file") or {}
-        _check(doc, THRESHOLDS_SCHEMA, path, "thresholds file")
-        default, per_eval = file_rates(doc)
-        source = str(path)
+    doc = _read_yaml(path, "thresholds file") or {}
+    _check(doc, THRESHOLDS_SCHEMA, path, "thresholds file")
+    default, per_eval = file_rates(doc)
+    unknown = unknown_ids(sorted(per_eval))
+    if unknown:
+        raise BadInput(f"reports: thresholds file {path}: evals: unknown behaviour id {unknown} "
+                       "(see `python -m evals list`)")
+    source = str(path)
     override = dict(cfg.get("override") or {})
     if "default" in override:
         default = float(override.pop("default"))

@@ -53,3 +53,44 @@ def rate_bars(groups: Sequence[str], series: Sequence[Series], title: str) -> by
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
+
+
+@dataclass(frozen=True)
+class Effect:
+    """One behaviour's paired difference (arm - reference) with its interval, and whether it is significant."""
+
+    group: str
+    diff: float  # NaN when no pair
+    low: float
+    high: float
+    significant: bool
+
+
+def forest_plot(effects: Sequence[Effect], title: str, xlabel: str) -> bytes:
+    """One row per behaviour: the difference as a dot, its interval as a line, 0 as a dashed line; a
+    significant difference is a filled diamond (green better, red worse), the rest hollow grey circles."""
+    fig = Figure(figsize=(9.0, 1.3 + 0.3 * max(1, len(effects))), dpi=100)
+    ax = fig.subplots()
+    ax.axvline(0.0, color="#555", linestyle="--", linewidth=1)
+    for y, e in enumerate(effects):
+        if math.isnan(e.diff):
+            ax.text(0.0, y, "no pairs", ha="center", va="center", fontsize=7, color="#888")
+            continue
+        colour = ("#2e7d32" if e.diff > 0 else "#c62828") if e.significant else "#8a8a8a"
+        ax.plot([e.low, e.high], [y, y], color=colour, linewidth=2.2 if e.significant else 1.4)
+        if e.significant:
+            ax.plot([e.diff], [y], marker="D", markersize=7, color=colour)
+        else:
+            ax.plot([e.diff], [y], marker="o", markersize=6, markerfacecolor="white", markeredgecolor=colour)
+    ax.set_yticks(list(range(len(effects))), [e.group + (" *" if e.significant else "") for e in effects],
+                  fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(-1.05, 1.05)
+    ax.set_ylim(len(effects) - 0.5, -0.5)
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="x", color="#eee")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()

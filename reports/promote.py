@@ -33,6 +33,16 @@ class Promotion:
     message: str
 
 
+def no_sha256_cause(run: Run) -> str:
+    """Why a run recorded no adapter_sha256, in the words of its fix."""
+    if run.adapter_label is None:
+        return f"run {run.run_id} evaluated the base model (no adapter): only a run of an adapter can be promoted"
+    backend = run.meta.get("backend") or "?"
+    return (f"run {run.run_id} evaluated the adapter {run.meta.get('adapter')!r} on backend {backend} without "
+            "--adapter-dir, so it recorded no adapter_sha256 and cannot be tied to the adapter's bytes; "
+            "run the eval again with --adapter-dir DIR")
+
+
 def adapter_dir_of(run: Run, given: str | None) -> Path:
     recorded = run.meta.get("adapter_dir") or run.meta.get("adapter_path")
     path = given or recorded
@@ -59,9 +69,7 @@ def promote(
     run = load_run(run_arg)
     recorded = run.meta.get("adapter_sha256")
     if not recorded:
-        raise BadInput(
-            f"reports: run {run.run_id} recorded no adapter_sha256 — only a run of an adapter can be promoted"
-        )
+        raise BadInput(f"reports: {no_sha256_cause(run)}")
     directory = adapter_dir_of(run, adapter_dir)
     on_disk = adapter_sha256(directory)
     if on_disk != recorded:

@@ -7,7 +7,15 @@ import json
 from pathlib import Path
 
 from core.errors import BadInput
-from reports.analysis import OVERALL, RateRow, behaviour_rows, category_rows, fmt_interval, fmt_rate
+from reports.analysis import (
+    COUNT_HEADERS,
+    OVERALL,
+    RateRow,
+    behaviour_rows,
+    category_rows,
+    fmt_interval,
+    fmt_rate,
+)
 from reports.document import (
     Bullets,
     Document,
@@ -78,14 +86,14 @@ def _sample_table(run: Run, samples: list[Outcome], out_dir: Path) -> Table:
                 o.eval,
                 o.scenario,
                 str(o.epoch),
-                o.outcome.replace("_", " ") if o.outcome else o.status,
+                o.verdict,
                 o.reason or "—",
                 ", ".join(o.hard_violations) or "—",
                 log,
             )
         )
     return Table(
-        ("behaviour", "scenario", "epoch", "outcome", "reason", "hard violations", "inspect log"),
+        ("behaviour", "scenario", "epoch", "verdict", "reason", "hard violations", "inspect log"),
         tuple(rows),
         numeric_from=99,
     )
@@ -137,14 +145,12 @@ def to_document(run: Run, out_dir: Path, rules_path: Path | None = None) -> Docu
     )
     doc.add(
         Table(
-            ("category", "n", "passed", "not exercised", "incomplete", "pass rate", f"Wilson {pct}"),
+            ("category", "n", *COUNT_HEADERS, "pass rate", f"Wilson {pct}"),
             tuple(
                 (
                     r.group,
                     str(r.n),
-                    str(r.passed),
-                    str(r.not_exercised),
-                    str(r.incomplete),
+                    *r.count_cells(),
                     fmt_rate(r.rate),
                     fmt_interval(r.low, r.high),
                 )
@@ -173,9 +179,7 @@ def to_document(run: Run, out_dir: Path, rules_path: Path | None = None) -> Docu
             (
                 "behaviour",
                 "n",
-                "passed",
-                "not exercised",
-                "incomplete",
+                *COUNT_HEADERS,
                 "pass rate",
                 f"Wilson {pct}",
                 f"pass^{k}",
@@ -186,9 +190,7 @@ def to_document(run: Run, out_dir: Path, rules_path: Path | None = None) -> Docu
                 (
                     r.group,
                     str(r.n),
-                    str(r.passed),
-                    str(r.not_exercised),
-                    str(r.incomplete),
+                    *r.count_cells(),
                     fmt_rate(r.rate),
                     fmt_interval(r.low, r.high),
                     fmt_rate(r.pass_k.value) if r.pass_k else "—",

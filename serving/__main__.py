@@ -1,4 +1,4 @@
-"""python -m serving {check,load,unload,lint,command}: the vLLM side of the madcat harness."""
+"""python -m serving {check,load,unload,lint,logprobs,command}: the vLLM side of the madcat harness."""
 
 from __future__ import annotations
 
@@ -59,10 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     unload = sub.add_parser("unload", help="unload a LoRA (POST /v1/unload_lora_adapter)")
     _server_args(unload)
-    unload.add_argument("--name", required=True)
+    unload.add_argument("--name", required=True, help="the served name of the LoRA to unload")
 
     lint = sub.add_parser("lint", help="can vLLM serve this adapter on Qwen3-Next?")
-    lint.add_argument("adapter_dir")
+    lint.add_argument("adapter_dir", help="the adapter's directory (adapter_config.json + weights)")
     _lint_args(lint)
     lint.add_argument("--json", action="store_true", help="print the report as JSON")
 

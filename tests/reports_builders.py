@@ -39,10 +39,12 @@ def result(
     log: str | None = None,
     reason: str | None = None,
     outcome: str | None = None,
+    trajectory: list[str] | None = None,
 ) -> dict[str, Any]:
     if status == "complete" and outcome is None:
         outcome = "passed" if passed else "failed"
-    return {
+    extra = {"trajectory": trajectory} if trajectory is not None else {}
+    return extra | {
         "eval": eval_id,
         "category": eval_id.split(".")[0],
         "scenario": scenario,

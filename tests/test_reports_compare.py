@@ -78,12 +78,12 @@ def test_compare_writes_md_html_json_with_matching_numbers(tmp_path: Path, runs:
     assert data["warnings"] == []
 
     md = (out / "comparison.md").read_text()
-    assert f"| {SOFT} | madcat | 30 | 21 | 0 | 0 | 0.700 | [{low:.3f}, {high:.3f}] | 0.700 |" in md
-    assert "(comparison-categories.png)" in md and (out / "comparison-categories.png").is_file()
+    assert f"| {SOFT} | madcat | 30 | 21 | 9 | 0 | 0 | 0.700 | [{low:.3f}, {high:.3f}] | 0.700 |" in md
+    assert "(comparison-forest-madcat.png)" in md and (out / "comparison-forest-madcat.png").is_file()
     assert "[logs/lora.eval](../runs/lora/logs/lora.eval)" in md
 
     html = (out / "comparison.html").read_text()
-    assert html.count('src="data:image/png;base64,') == 2
+    assert html.count('src="data:image/png;base64,') == 1  # the forest plot
     assert not re.search(r'(src|href)="https?://', html) and "<link" not in html  # self-contained
     assert f"[{low:.3f}, {high:.3f}]" in html and 'href="../runs/base/logs/base.eval"' in html
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from reports_builders import EVALS, SCENARIOS, grid, pin_hard_invariants, rules_file, write_run
 
+from core.errors import BadInput
 from reports.__main__ import main
 from reports.gate import gate_run, hard_invariant_ids, load_rules, thresholds_for
 
@@ -127,11 +128,51 @@ def test_rules_override_wins_over_the_thresholds_file(tmp_path: Path, runs: Path
     assert "overrides" in source
 
 
-def test_missing_thresholds_file_uses_the_rules_default(tmp_path: Path, runs: Path) -> None:
+def test_a_missing_thresholds_file_is_one_line_not_a_fallback(tmp_path: Path, runs: Path) -> None:
     p = tmp_path / "r.yaml"
-    p.write_text(f"thresholds:\n  file: {tmp_path / 'absent.yaml'}\n  default: 0.95\n")
-    limits, source = thresholds_for(load_rules(p), [SOFT])
-    assert limits == {SOFT: 0.95} and "not found" in source
+    p.write_text(f"thresholds:\n  file: {tmp_path / 'absent.yaml'}\n")
+    with pytest.raises(BadInput, match=r"thresholds file .*absent.yaml does not exist"):
+        thresholds_for(load_rules(p), [SOFT])
+
+
+def test_the_old_rules_default_is_refused_with_its_replacement(tmp_path: Path) -> None:
+    p = tmp_path / "r.yaml"
+    p.write_text("thresholds:\n  default: 0.95\n")
+    with pytest.raises(BadInput, match=r"thresholds.default is gone: replaced by thresholds.override.default"):
+        load_rules(p)
+
+
+def test_an_unknown_behaviour_in_the_rules_override_is_refused_with_a_suggestion(tmp_path: Path) -> None:
+    p = rules_file(tmp_path, {"thresholds": {"override": {"tts.uses_active_cart_voise": 0.8}}})
+    with pytest.raises(BadInput, match=r"unknown behaviour id 'tts.uses_active_cart_voise' "
+                                       r"\(did you mean 'tts.uses_active_cart_voice'\?\)"):
+        load_rules(p)
+
+
+def test_an_unknown_behaviour_in_the_thresholds_file_is_refused_with_a_suggestion(tmp_path: Path) -> None:
+    rules = load_rules(rules_file(tmp_path, {}, {"default": 0.5, "evals": {"mesh.uses_sin_ssh_alias": 1.0,
+                                                                             "memory.recals_before_code_work": 0.9}}))
+    with pytest.raises(BadInput, match=r"evals: unknown behaviour id 'memory.recals_before_code_work' "
+                                       r"\(did you mean 'memory.recalls_before_code_work'\?\)"):
+        thresholds_for(rules, [SOFT])
+
+
+def test_the_cli_refuses_a_misspelt_override_in_one_line_exit_2(tmp_path: Path, runs: Path, capsys) -> None:
+    write_run(runs, "good", grid())
+    p = rules_file(tmp_path, {"thresholds": {"override": {"agent.todo_for_multi_step": 0.8}}})
+    assert main(["gate", "good", "--rules", str(p)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "did you mean 'agent.todo_for_multistep'" in err
+
+
+def test_gate_out_writes_there_and_leaves_the_runs_gate_json_alone(tmp_path: Path, runs: Path, capsys) -> None:
+    write_run(runs, "good", grid())
+    out = tmp_path / "elsewhere" / "gate-a.json"
+    code = main(["gate", "good", "--rules", str(rules_file(tmp_path)), "--out", str(out)])
+    assert code in (0, 1)
+    assert json.loads(out.read_text())["run_id"] == "good"
+    assert not (runs / "good" / "gate.json").exists()
+    assert f"gate.json: {out}" in capsys.readouterr().out
 
 
 def test_no_regression_fails_alone(tmp_path: Path, runs: Path, promoted_run) -> None:

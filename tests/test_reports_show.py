@@ -42,11 +42,12 @@ def test_show_writes_a_report_with_failures_reasons_and_gate(tmp_path: Path, run
     md = (d / "report.md").read_text()
     assert "Gate: FAIL" in md and "thresholds" in md
     assert "tts_speak used voice 'bt7274' but the active cart is nova" in md
-    assert f"| {SOFT} | s01 | 2 | incomplete | timeout |" in md
+    assert f"| {SOFT} | s01 | 2 | INCOMPLETE | timeout |" in md
     assert "1 of 150 samples are incomplete and count as not passed" in md
     assert "1 of 150 samples never reached the situation their scenario sets up (not exercised)" in md
-    assert f"| {SOFT} | s02 | 0 | not exercised | never spoke |" in md
-    assert f"| {SOFT} | 30 | 25 | 1 | 1 | 0.833 |" in md  # n, passed, not exercised, incomplete, rate
+    assert f"| {SOFT} | s02 | 0 | NOT EXERCISED | never spoke |" in md
+    assert "| behaviour | n | PASS | FAIL | NOT EXERCISED | INCOMPLETE |" in md
+    assert f"| {SOFT} | 30 | 25 | 3 | 1 | 1 | 0.833 |" in md  # n, PASS, FAIL, NOT EXERCISED, INCOMPLETE, rate
     assert "[log](logs/run.eval)" in md
     html = (d / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 2 and '<tr class="fail">' in html

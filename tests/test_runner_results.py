@@ -78,7 +78,7 @@ def test_thresholds_file_defaults_and_validation(tmp_path: Path) -> None:
     assert t["mesh.uses_sin_ssh_alias"] == 1.0  # a hard invariant cannot be loosened
     assert t["tts.uses_active_cart_voice"] == 0.5 and t["agent.pilot_interlock"] == 0.8
     f.write_text("evals: {nope.nope: 0.5}\n")
-    with pytest.raises(ValueError, match=r"unknown eval ids \['nope.nope'\]"):
+    with pytest.raises(ValueError, match="unknown behaviour id 'nope.nope'"):
         load_thresholds(f)
     f.write_text("default: 7\n")
     with pytest.raises(ValueError, match="between 0 and 1"):

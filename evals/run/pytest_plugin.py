@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from core.verdicts import tally_line
 from evals.run.run_options import RunConfig, add_run_options, config_from_options
 
 EVAL_PARAM = "eval_id"
@@ -52,15 +53,25 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     evals = _selected_evals(session.items)
     if not evals or session.config.option.collectonly:
         return
-    from evals.run.runner import UsageError, plan, validate
+    from evals.run.runner import UsageError, interruption_line, plan, record_stopped_before_start, validate
+    from evals.run.stop_signals import stop_like_ctrl_c
+    from evals.thresholds import load_thresholds
 
     run_config = _config(session.config, evals)
+    state: dict[str, Any] = {"config": run_config, "plan": None, "outcome": None, "error": None, "stopped": None}
+    session.config.stash[_RUN_KEY] = state
     try:
-        validate(run_config)
-        model_plan = plan(run_config) if run_config.backend != "replay" else None
-    except UsageError as exc:
+        eval_ids = validate(run_config)
+        with stop_like_ctrl_c() as stop:
+            try:
+                state["plan"] = plan(run_config) if run_config.backend != "replay" else None
+            except KeyboardInterrupt:  # Ctrl-C during the server check: record the run as stopped, run nothing
+                state["outcome"] = record_stopped_before_start(run_config, eval_ids, load_thresholds(),
+                                                               stop.signal or "SIGINT")
+                state["stopped"] = f"madcat: {interruption_line(state['outcome'])}"
+                session.items[:] = []
+    except (UsageError, ValueError) as exc:
         raise pytest.UsageError(f"madcat: {exc}") from None
-    session.config.stash[_RUN_KEY] = {"config": run_config, "plan": model_plan, "outcome": None, "error": None}
 
 
 def _progress(config: pytest.Config):
@@ -79,7 +90,7 @@ def _progress(config: pytest.Config):
 @pytest.fixture(scope="session")
 def madcat_run(request: pytest.FixtureRequest) -> Any:
     """The session's one run of every selected behaviour (an evals.run.runner.RunOutcome)."""
-    from evals.run.runner import RunInterrupted, UsageError, run
+    from evals.run.runner import RunInterrupted, UsageError, interruption_line, run
 
     state = request.config.stash.get(_RUN_KEY, None)
     if state is None:
@@ -95,8 +106,21 @@ def madcat_run(request: pytest.FixtureRequest) -> Any:
             pytest.fail(state["error"], pytrace=False)
         except RunInterrupted as exc:
             state["outcome"] = exc.outcome  # the terminal summary still points at the partial results
-            raise
+            state["stopped"] = f"madcat: {interruption_line(exc.outcome)}"
+    if state["stopped"] is not None:  # one line (pytest's "Interrupted: ..."), no test judges partial results
+        request.session.shouldstop = state["stopped"]
+        state["announced"] = True
+        pytest.skip("madcat: the run was interrupted")
     return state["outcome"]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """An interrupted run exits as the shell expects: 130 for Ctrl-C, 143 for SIGTERM (README)."""
+    state = session.config.stash.get(_RUN_KEY, None)
+    if state and state.get("stopped") and state.get("outcome"):
+        from evals.run.stop_signals import Stop
+
+        session.exitstatus = Stop(state["outcome"].document["run"].get("stopped_by")).exit_code
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -107,10 +131,12 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     s = outcome.document["summary"]
     terminalreporter.write_sep("-", "madcat")
     terminalreporter.write_line(
-        f"{s['evals_ok']}/{len(s['evals'])} behaviours met their threshold; {s['passed']}/{s['samples']} tries "
-        f"passed, {s['not_exercised']} not exercised, {s['incomplete']} incomplete; {s['requests']} requests, "
+        f"{s['evals_ok']}/{len(s['evals'])} behaviours met their threshold; {s['samples']} tries: "
+        f"{tally_line(s)}; {s['requests']} requests, "
         f"{s['prompt_tokens_per_request'] or 0:.0f} prompt tokens per request")
     if outcome.interrupted:
         terminalreporter.write_line("interrupted: the samples that did not finish are marked incomplete")
+    if state.get("stopped") and not state.get("announced"):  # stopped during the server check: no test ran
+        terminalreporter.write_line(state["stopped"])
     terminalreporter.write_line(f"results: {outcome.results_path}")
     terminalreporter.write_line(f"logs:    inspect view --log-dir {outcome.run_dir / 'logs'}")

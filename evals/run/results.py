@@ -23,6 +23,7 @@ from typing import Any
 from core.redact import redact_text
 from core.results import NOT_FINISHED, SampleKey, planned_row
 from core.safe_io import write_json_atomic  # the project's one atomic writer (core/safe_io.py)
+from core.verdicts import FAIL, row_label
 from evals.catalog import HARD_INVARIANTS
 from evals.predicates import FAILED, NOT_EXERCISED, PASSED
 from evals.run.solver import INCOMPLETE_PREFIX, STORE_COMPLETION_TOKENS, STORE_PROMPT_TOKENS, STORE_REQUESTS
@@ -172,8 +173,7 @@ class Judgement:
         lines = [self.headline()]
         failing = self.failing_rows()
         for r in failing[:max_rows]:
-            status = ("INCOMPLETE" if r["status"] != "complete" else
-                      "NOT EXERCISED" if r.get("outcome") == NOT_EXERCISED else "FAIL")
+            status = row_label(r)
             reason = r["reason"]
             if self.hard and r["eval"] != self.eval:
                 status, reason = "BROKEN", f"(while testing {r['eval']}) broke {self.eval}"
@@ -206,6 +206,7 @@ def summarize(rows: list[dict[str, Any]], thresholds: dict[str, float]) -> dict[
     return {"samples": len(rows), "complete": sum(r["status"] == "complete" for r in rows),
             "incomplete": sum(r["status"] != "complete" for r in rows),
             "passed": sum(r["status"] == "complete" and r["passed"] is True for r in rows),
+            "failed": sum(row_label(r) == FAIL for r in rows),
             "not_exercised": sum(r["status"] == "complete" and r.get("outcome") == NOT_EXERCISED for r in rows),
             "requests": requests, "prompt_tokens": prompt_tokens,
             "completion_tokens": sum(r["completion_tokens"] for r in rows),
@@ -275,7 +276,7 @@ class RunRecorder:
             return list(self.rows.values())
 
     def document(self) -> dict[str, Any]:
-        rows = self.results()
+        rows = [dict(r, verdict=row_label(r)) for r in self.results()]  # the label every output shows
         run = dict(self.run, wall_seconds=round(time.monotonic() - self._t0, 3))
         return {"run": run, "results": rows, "summary": summarize(rows, self.thresholds)}
 

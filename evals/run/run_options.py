@@ -102,6 +102,10 @@ def add_run_options(add: Callable[..., Any], prefix: str = "") -> None:
         help="seconds one model request may take, retries included (default 600); past it the sample is incomplete")
     add(f"--{prefix}cache", action="store_true", default=False,
         help="reuse model outputs, keyed on the adapter's sha256 (needs its files)")
+    add(f"--{prefix}scenario", action="append", default=[],
+        help="run only this scenario id (repeatable; default: every scenario of the selected behaviours)")
+    add(f"--{prefix}run-id", default=None,
+        help="the run dir's name under --report-dir (default: UTC timestamp + arm); an existing one is reused")
 
 
 def config_from_options(get: Callable[[str], Any], evals: list[str] | None = None) -> RunConfig:
@@ -112,4 +116,23 @@ def config_from_options(get: Callable[[str], Any], evals: list[str] | None = Non
                      max_tokens=get("max_tokens"), max_connections=get("max_connections"),
                      max_turns=get("max_turns"), report_dir=get("report_dir"), prompt=get("prompt"),
                      transcripts=get("transcripts"), cache=get("cache"), max_retries=get("max_retries"),
-                     request_timeout=get("request_timeout"), evals=evals)
+                     request_timeout=get("request_timeout"), evals=evals,
+                     scenarios=list(get("scenario") or []) or None, run_id=get("run_id"))
+
+
+def _run_cli(args: Any) -> int:
+    from evals.run.runner import _cli  # inspect-ai and torch load only when a run starts, not for --help
+
+    return _cli(args)
+
+
+def add_run_parser(sub: Any) -> Any:
+    """`python -m evals run ...` (registered by evals/__main__.py and evals/run/runner.py)."""
+    p = sub.add_parser("run", help="run the behavioural suite against a model and write results.json")
+    add_run_options(p.add_argument)
+    p.add_argument("--eval", action="append", default=[], help="an eval ID or category (repeatable; default all)")
+    p.add_argument("--display", default="none", choices=("none", "plain", "rich", "full"),
+                   help="inspect's own progress display (default none: one line per finished sample)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=_run_cli)
+    return p

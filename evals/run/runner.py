@@ -28,10 +28,12 @@ from core.cli_args import OneLineParser
 from core.exact_power import power_warnings
 from core.redact import redact_text
 from core.safe_io import InputError, check_output_dir
+from core.suggest import unknown_names
+from core.verdicts import row_label, tally_line
 from evals.catalog import UnknownEval
 from evals.run.backends import BACKENDS, BackendError, ModelPlan, is_baseline, plan_local
 from evals.run.results import RunRecorder, judge, row_from_sample
-from evals.run.run_options import RunConfig, add_run_options, config_from_options, out_of_range
+from evals.run.run_options import RunConfig, add_run_parser, config_from_options, out_of_range
 from evals.run.stop_signals import Stop, stop_like_ctrl_c
 from evals.run.task import select_evals
 from evals.scenarios import load_scenarios
@@ -60,7 +62,7 @@ class RunInterrupted(KeyboardInterrupt):
     """Ctrl-C stopped the run; `outcome` is what was written (results.json with `interrupted: true`)."""
 
     def __init__(self, outcome: RunOutcome) -> None:
-        super().__init__(f"interrupted; partial results in {outcome.results_path}")
+        super().__init__(interruption_line(outcome))
         self.outcome = outcome
 
 
@@ -120,14 +122,32 @@ def validate(config: RunConfig, own_model: bool = False) -> list[str]:
         check_output_dir(config.report_dir, "--report-dir")
     except InputError as exc:
         raise UsageError(str(exc)) from None
+    if config.run_id is not None and not re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}", config.run_id):
+        raise UsageError(f"--run-id must be a folder name of letters, digits, '.', '_' or '-' (got {config.run_id!r})")
     if config.backend == "replay" and not config.transcripts:
         raise UsageError("--backend replay needs --transcripts FILE (JSONL, one transcript a line)")
     if config.transcripts and config.backend != "replay":
         raise UsageError("--transcripts goes with --backend replay")
     try:
-        return select_evals(config.evals)
+        eval_ids = select_evals(config.evals)
     except UnknownEval as exc:
         raise UsageError(str(exc)) from None
+    if config.scenarios:
+        unknown = unknown_names(config.scenarios, (s.id for s in load_scenarios()))
+        if unknown:
+            raise UsageError(f"--scenario: unknown scenario id {unknown} (the ids are in evals/scenarios/)")
+    return eval_ids
+
+
+def adapter_dir_warning(config: RunConfig) -> str | None:
+    """A served adapter run without --adapter-dir records no adapter_sha256: it can never be promoted."""
+    from evals.run.backends.served import SERVED_BACKENDS
+
+    if config.backend not in SERVED_BACKENDS or is_baseline(config.adapter) or config.adapter_dir:
+        return None
+    return (f"the served adapter {config.adapter!r} cannot be tied to its files: without --adapter-dir no "
+            "adapter_sha256 is recorded and `python -m reports promote` will refuse this run; "
+            "add --adapter-dir DIR (the adapter's directory)")
 
 
 def plan(config: RunConfig) -> ModelPlan:
@@ -149,11 +169,11 @@ def plan(config: RunConfig) -> ModelPlan:
 
 
 def progress_line(row: dict[str, Any], done: int, total: int) -> str:
-    verdict = "INCOMPLETE" if row["status"] != "complete" else ("pass" if row["passed"] else "FAIL")
+    verdict = row_label(row)
     hard = f"  HARD: {', '.join(row['hard_violations'])}" if row.get("hard_violations") else ""
     seconds = f", {row['seconds']:.1f}s" if row.get("seconds") is not None else ""
     width = len(str(total))
-    return (f"[{done:>{width}}/{total}] {verdict:<10} {row['eval']}  {row['scenario']} #{row['epoch']} "
+    return (f"[{done:>{width}}/{total}] {verdict:<13} {row['eval']}  {row['scenario']} #{row['epoch']} "
             f"({row['requests']} requests{seconds}){hard}")
 
 
@@ -184,8 +204,15 @@ def run(config: RunConfig, model: Any = None, progress: Progress | None = None,
         model_plan = ModelPlan(model=model, info={"backend": config.backend, "model": str(model),
                                                   "adapter": None if is_baseline(config.adapter) else config.adapter,
                                                   "base_model": config.base_model})
+    elif planned is not None:
+        model_plan = planned
     else:
-        model_plan = planned or plan(config)
+        with stop_like_ctrl_c() as stop:
+            try:
+                model_plan = plan(config)
+            except KeyboardInterrupt:  # during the server check: the run is recorded, every sample unfinished
+                raise RunInterrupted(record_stopped_before_start(config, eval_ids, thresholds,
+                                                                 stop.signal or "SIGINT")) from None
     if config.cache and not model_plan.info.get("adapter_sha256"):
         raise UsageError("--cache needs the adapter's files to key the cache on their sha256 "
                          "(--adapter-dir DIR, or --backend local --adapter DIR)")
@@ -202,6 +229,9 @@ def run(config: RunConfig, model: Any = None, progress: Progress | None = None,
                 "spec_sha256": spec_sha256(),
                 "cache": bool(config.cache), **model_plan.info, **config.extra}
     say = progress or (lambda _line: None)
+    warning = adapter_dir_warning(config) if model is None else None
+    if warning:
+        say(f"madcat: warning: {warning}")
     for note in model_plan.notes:
         say(f"madcat: note: {note}")
 
@@ -244,13 +274,42 @@ def run(config: RunConfig, model: Any = None, progress: Progress | None = None,
                 if log.status == "error" and log.error is not None:
                     recorder.run.setdefault("errors", []).append(
                         redact_text(log.error.message.strip().splitlines()[0][:300]))
+        except KeyboardInterrupt:  # one that inspect did not swallow: the same orderly stop
+            interrupted = True
         finally:
             interrupted = interrupted or stop.signal is not None
-            doc = recorder.finish(interrupted=interrupted, **({"stopped_by": stop.signal} if stop.signal else {}))
+            # inspect swallows Ctrl-C and returns cancelled logs; SIGTERM/SIGHUP are caught by name
+            stopped_by = stop.signal or ("SIGINT" if interrupted else None)
+            doc = recorder.finish(interrupted=interrupted, **({"stopped_by": stopped_by} if stopped_by else {}))
     outcome = RunOutcome(run_dir, recorder.path, doc, interrupted)
     if interrupted:
         raise RunInterrupted(outcome)
     return outcome
+
+
+def record_stopped_before_start(config: RunConfig, eval_ids: list[str], thresholds: dict[str, float],
+                               stopped_by: str) -> RunOutcome:
+    """Stopped while the backend was checked: results.json says so, with every planned sample unfinished."""
+    run_id, run_dir = _run_dir(config)
+    scenarios = [] if config.backend == "replay" else load_scenarios(evals=eval_ids, ids=config.scenarios)
+    planned = [(s.eval, s.id, e) for s in scenarios for e in range(1, config.epochs + 1)]
+    meta = {"run_id": run_id, "backend": config.backend, "model": None,
+            "adapter": None if is_baseline(config.adapter) else config.adapter, "adapter_sha256": None,
+            "base_model": config.base_model, "epochs": config.epochs, "temperature": config.temperature,
+            "seed": config.seed, "system_prompt": config.prompt, "evals": eval_ids, "git_commit": _git_commit(),
+            "stopped_during": "the backend check, before any sample ran"}
+    recorder = RunRecorder(run_dir / "results.json", meta, planned, thresholds, min_interval_s=0)
+    doc = recorder.finish(interrupted=True, stopped_by=stopped_by)
+    return RunOutcome(run_dir, recorder.path, doc, True)
+
+
+def interruption_line(outcome: RunOutcome) -> str:
+    """The one line an interrupted run ends with (its exit code: Stop(stopped_by).exit_code)."""
+    run = outcome.document["run"]
+    stopped_by = run.get("stopped_by") or "SIGINT"
+    when = " during the backend check" if run.get("stopped_during") else ""
+    return (f"interrupted by {stopped_by}{when}; partial results in {outcome.results_path} "
+            f"(exit {Stop(stopped_by).exit_code})")
 
 
 def _run_inspect(config: RunConfig, model_plan: ModelPlan, eval_ids: list[str], log_dir: Path,
@@ -302,8 +361,6 @@ def failed_evals(outcome: RunOutcome, thresholds: dict[str, float] | None = None
 
 def _cli(args: argparse.Namespace) -> int:
     config = config_from_options(lambda k: getattr(args, k), evals=args.eval or None)
-    config.run_id = args.run_id
-    config.scenarios = args.scenario or None
     config.display = args.display
     try:
         outcome = run(config, progress=None if args.quiet else stream_progress())
@@ -311,7 +368,7 @@ def _cli(args: argparse.Namespace) -> int:
         sys.stderr.write(f"evals: {exc}\n")
         return 2
     except RunInterrupted as exc:
-        sys.stderr.write(f"evals: {exc}\n")
+        sys.stderr.write(f"evals: {interruption_line(exc.outcome)}\n")
         return Stop(exc.outcome.document["run"].get("stopped_by")).exit_code  # 130 Ctrl-C, 143 SIGTERM
     except KeyboardInterrupt:
         sys.stderr.write("evals: interrupted\n")
@@ -324,23 +381,8 @@ def _cli(args: argparse.Namespace) -> int:
         print(text)
     summary = outcome.document["summary"]
     print(f"{summary['evals_ok']}/{len(summary['evals'])} behaviours met their threshold; "
-          f"{summary['passed']}/{summary['samples']} tries passed, {summary['incomplete']} incomplete; "
-          f"{outcome.results_path}")
+          f"{summary['samples']} tries: {tally_line(summary)}; {outcome.results_path}")
     return 1 if failures else 0
-
-
-def add_run_parser(sub: Any) -> argparse.ArgumentParser:
-    """`python -m evals run ...` (registered by evals/__main__.py)."""
-    p = sub.add_parser("run", help="run the behavioural suite against a model and write results.json")
-    add_run_options(p.add_argument)
-    p.add_argument("--eval", action="append", default=[], help="an eval ID or category (repeatable; default all)")
-    p.add_argument("--scenario", action="append", default=[], help="a scenario id (repeatable; default all)")
-    p.add_argument("--run-id", default=None, help="the run dir's name (default: UTC timestamp + arm)")
-    p.add_argument("--display", default="none", choices=("none", "plain", "rich", "full"),
-                   help="inspect's own progress display (default none: one line per finished sample)")
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
-    p.set_defaults(func=_cli)
-    return p
 
 
 __all__ = ["RunConfig", "RunInterrupted", "RunOutcome", "UsageError", "add_run_parser", "failed_evals", "run"]
