@@ -315,7 +315,8 @@ def _categories(c: Comparison) -> list[str]:
 
 
 def _table(c: Comparison, rate_rows, paired_rows, pct: str) -> Table:
-    """Rows: (group, arm). Paired columns are empty for the reference arm."""
+    """Rows: (group, arm). The rule's verdict comes right after the arm, where it wraps; paired columns are
+    empty for the reference arm."""
     rates = {(r.group, a.name): r for a in c.arms for r in rate_rows(a)}
     paired = {
         (r.group, arm.name): r for arm, p in zip(c.arms[1:], c.pairings, strict=True) for r in paired_rows(p)
@@ -325,7 +326,7 @@ def _table(c: Comparison, rate_rows, paired_rows, pct: str) -> Table:
     for g in groups:
         for a in c.arms:
             r, pr = rates.get((g, a.name)), paired.get((g, a.name))
-            cells = [g, a.name]
+            cells = [g, a.name, pr.verdict.verdict if pr else "—"]
             cells += (
                 [str(r.n), *r.count_cells(), fmt_rate(r.rate), fmt_interval(r.low, r.high), _pass_k(r)]
                 if r
@@ -341,15 +342,15 @@ def _table(c: Comparison, rate_rows, paired_rows, pct: str) -> Table:
                     fmt_p(pr.mcnemar.p_value),
                     fmt_p(pr.p_holm) if g != OVERALL else "—",
                     fmt_rate(pr.verdict.min_detectable),
-                    pr.verdict.verdict,
                 ]
             else:
-                cells += ["—"] * 7
+                cells += ["—"] * 6
             rows.append(tuple(cells))
             styles.append("total" if g == OVERALL else "")
     headers = (
         "behaviour",
         "arm",
+        f"verdict (p < {c.alpha:g})",
         "n",
         *COUNT_HEADERS,
         "pass rate",
@@ -361,9 +362,8 @@ def _table(c: Comparison, rate_rows, paired_rows, pct: str) -> Table:
         "McNemar p",
         "Holm p",
         "detectable",
-        f"verdict (p < {c.alpha:g})",
     )
-    return Table(headers, tuple(rows), tuple(styles), numeric_from=2)
+    return Table(headers, tuple(rows), tuple(styles), numeric_from=3)
 
 
 # --- CLI -----------------------------------------------------------------------------------------

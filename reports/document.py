@@ -145,8 +145,8 @@ _CSS = """
 *{box-sizing:border-box}
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1240px;margin:1.2em auto;padding:0 1em;color:#222}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd}h3{font-size:1.05em}
-table{border-collapse:collapse;margin:.6em 0;font-size:.84em;max-width:100%}
-th,td{border:1px solid #ccc;padding:.22em .45em;vertical-align:top}th{font-weight:600}th{background:#f3f3f3}
+table{border-collapse:collapse;margin:.6em 0;font-size:.8em;max-width:100%}
+th,td{border:1px solid #ccc;padding:.22em .38em;vertical-align:top}th{font-weight:600;font-size:.92em;background:#f3f3f3}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 tr.total td{font-weight:600;background:#f7f7f7}tr.fail td{background:#fdecea}
 p.warning{background:#fff4d6;border-left:4px solid #e0a800;padding:.4em .6em}
