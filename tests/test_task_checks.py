@@ -37,8 +37,8 @@ def test_the_final_world_is_the_replay_of_the_calls() -> None:
     ({"spoken": "hello"}, "nothing matching /hello/ was spoken"),
     ({"voice": "nova"}, "the TTS voice ended as 'bt7274', not nova's 'nova'"),
     ({"stored": {"kind": "win", "text": "x"}}, "no win matching /x/ was stored"),
-    ({"file": {"src/users.ts": "function count"}}, "src/users.ts does not have what was asked for"),
-    ({"file": {"src/none.ts": "x"}}, "src/none.ts does not exist at the end"),
+    ({"file": {"src/users.ts": {"declares": ["count"]}}}, "src/users.ts does not have what was asked for"),
+    ({"file": {"src/none.ts": {"declares": ["x"]}}}, "src/none.ts does not exist at the end"),
     ({"ran": {"host": "sin", "command": "systemctl"}}, "no command matching /systemctl/ ran on sin"),
 ])
 def test_a_task_not_done_names_what_is_missing(check: dict, problem: str) -> None:
@@ -53,11 +53,11 @@ def test_a_task_done_passes_every_check() -> None:
         turn(("tts_speak", {"text": "hello there", "voice": "nova"}, "Spoke.")),
         turn(("memory_store", {"kind": "win", "title": "count", "content": "added count"}, "Stored.")),
         turn(("edit", {"path": "src/users.ts", "old": "export async function list",
-                       "new": "export function count() {}\nexport async function list"}, "Edited.")),
+                       "new": "export async function count() { return (await list()).length }\nexport async function list"}, "Edited.")),
         turn(bash("ssh sin systemctl status vllm")),
         say("vllm is running; max-lora-rank is 16."))
     check = {"answer": [r"\b16\b"], "spoken": "hello", "voice": "nova", "stored": {"kind": ["win"], "text": "count"},
-             "file": {"src/users.ts": "function count"}, "ran": {"host": "sin", "command": "systemctl"}}
+             "file": {"src/users.ts": {"declares": ["count"]}}, "ran": {"host": "sin", "command": "systemctl"}}
     assert task_problem(load_transcript(with_check(t, check))) is None
 
 

@@ -40,6 +40,7 @@ SSH_OPTS_WITH_ARG = set("BbcDEeFIiJLlmOoPpQRSWw")
 SCP_OPTS_WITH_ARG = set("cFiJloPSDX")
 REMOTE_COPY = {"scp", "rsync", "sftp"}
 MAX_DEPTH = 4
+MAX_LINE = 100_000  # characters of a command line the parser reads (a longer one is read up to here)
 
 
 @dataclass
@@ -295,7 +296,7 @@ def connections(words: list[str]) -> list[Connection]:
 def parse_command(command: str, host: str | None = None, _depth: int = 0) -> list[SimpleCommand]:
     """All simple commands in a command line as the shell would run them, following ssh, `bash -c`,
     `eval`, `$(...)` and a heredoc fed to a shell."""
-    lexed = lex(command)
+    lexed = lex(command[:MAX_LINE])
     out: list[SimpleCommand] = []
     current: list[str] = []
     redirects: list[Token] = []

@@ -8,12 +8,16 @@ text it feeds (a shell or ssh reading it runs it). Unbalanced quotes end the wor
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 OPERATORS = ("&&", "||", ";;", "|&", ";", "&", "|", "(", ")", "{", "}")
 REDIRECTS = ("&>>", "&>", ">>", ">&", ">|", "<<<", "<<-", "<<", "<&", "<>", ">", "<")
 # `{` and `}` are operators only as whole words (`{ a; b; }`); inside a word they are text.
 _BRACES = {"{", "}"}
+_PLAIN = re.compile(r"[^\s'\"\\$`#;&|()<>{}]+")  # a run of characters that are plain text wherever they stand
+_SPACES = re.compile(r"[ \t\r]+")
 
 
 @dataclass
@@ -55,7 +59,9 @@ def _matching_paren(text: str, start: int) -> int:
     return n
 
 
+@lru_cache(maxsize=512)
 def lex(text: str) -> Lexed:
+    """Tokens and substitutions of a line (cached: graders read the same commands many times; never mutate)."""
     out = Lexed()
     n, i = len(text), 0
     word: list[str] = []
@@ -70,6 +76,11 @@ def lex(text: str) -> Lexed:
         in_word = False
 
     while i < n:
+        plain = _PLAIN.match(text, i)
+        if plain:
+            word.append(plain.group(0))
+            in_word, i = True, plain.end()
+            continue
         ch = text[i]
         if ch == "'":
             close = text.find("'", i + 1)
@@ -130,9 +141,9 @@ def lex(text: str) -> Lexed:
             continue
         if ch in " \t\r":
             end_word()
-            i += 1
+            i = _SPACES.match(text, i).end()
             continue
-        redirect = _redirect_at(text, i, word if in_word else None)
+        redirect = _redirect_at(text, i, word if in_word else None) if ch in "<>&" else None
         if redirect:
             op, length, fd_digits = redirect
             if fd_digits:
@@ -146,7 +157,7 @@ def lex(text: str) -> Lexed:
             if op.startswith("<<") and op != "<<<":
                 pending_heredocs.append(token)
             continue
-        op = next((o for o in OPERATORS if text.startswith(o, i)), None)
+        op = next((o for o in OPERATORS if text.startswith(o, i)), None) if ch in "&|;(){}" else None
         if op and (op not in _BRACES or (not in_word and (i + 1 >= n or text[i + 1] in " \t\n;"))):
             end_word()
             out.tokens.append(Token("op", op))
