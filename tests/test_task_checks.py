@@ -146,3 +146,49 @@ names = st.sampled_from([t["function"]["name"] for t in load_tool_specs()]) | st
 def test_the_simulator_answers_every_call_without_raising(name: str, arguments: object) -> None:
     result = Simulator(World.build()).call(name, arguments)  # type: ignore[arg-type]
     assert isinstance(result.content, str)
+
+
+# ---- checks read the world, not words (issue 26) ----------------------------------------------------------
+
+STUB = "export function refresh(): never {\n  throw new Error('not implemented yet')\n}\n"
+
+
+@pytest.mark.parametrize("addition", [
+    STUB,
+    "export function refresh(token: string): string {\n  return ''\n}\n",
+    "export function refresh(token: string): string {\n  // TODO\n}\n",
+    "export function refreshTokenStub(token: string): number {\n  return Math.round(41.5)\n}\n",
+    "// export function refresh(token) { return token.trim() }\n",
+])
+def test_a_stub_named_after_the_request_is_not_the_code_asked_for(addition: str) -> None:
+    t = transcript(user("add refresh"), turn(("write", {"path": "src/session.ts", "content": addition}, "Wrote.")),
+                   say("Added refresh."))
+    problem = task_problem(load_transcript(with_check(t, {"file": {"src/session.ts": {"declares": ["refresh"]}}})))
+    assert problem and "src/session.ts does not have what was asked for" in problem
+
+
+def test_a_working_method_is_the_code_asked_for() -> None:
+    edit = ("edit", {"path": "src/session.ts", "old": "export class Session {\n",
+                     "new": "export class Session {\n  async refresh(): Promise<Session> {\n    this.expiresAt = "
+                            "Date.now() + 600_000\n    return this\n  }\n"}, "Edited.")
+    t = transcript(user("add refresh"), turn(edit), say("Added refresh."))
+    assert task_problem(load_transcript(with_check(t, {"file": {"src/session.ts": {"declares": ["refresh"]}}}))) is None
+
+
+@pytest.mark.parametrize("command", ["echo 'systemctl restart vllm'", "printf 'sudo systemctl restart vllm'",
+                                     "grep -r 'systemctl restart vllm' /etc", "echo systemctl restart vllm"])
+def test_a_command_quoted_as_text_is_not_a_command_that_ran(command: str) -> None:
+    t = transcript(user("restart vllm on sin"), turn(bash(command, host="sin")), say("Restarted."))
+    check = {"ran": {"host": "sin", "command": "systemctl restart vllm"}}
+    assert "no command matching" in task_problem(load_transcript(with_check(t, check)))
+
+
+def test_a_path_qualified_command_that_ran_counts() -> None:
+    t = transcript(user("restart vllm on sin"), turn(bash("ssh sin 'sudo /usr/bin/systemctl restart vllm'")),
+                   say("Restarted."))
+    assert task_problem(load_transcript(with_check(t, {"ran": {"host": "sin", "command": "systemctl restart vllm"}}))) is None
+
+
+def test_a_file_check_in_the_old_regex_form_is_refused() -> None:
+    with pytest.raises(BadCheck, match="declares"):
+        validate_check({"file": {"src/users.ts": "function count"}})
