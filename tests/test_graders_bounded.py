@@ -17,7 +17,7 @@ SCENARIOS = load_scenarios()
 # one scenario of each behaviour, and every scenario whose check reads a file
 PICKED = sorted({s.id: s for s in [*{s.eval: s for s in SCENARIOS}.values(),
                                    *[s for s in SCENARIOS if "file" in s.check]]}.values(), key=lambda s: s.id)
-LIMIT_S = 1.0
+LIMIT_S = 1.0  # CPU seconds of this process (a machine shared with other jobs must not make the test flaky)
 
 
 def _big_file() -> str:
@@ -54,7 +54,7 @@ def test_a_grade_over_huge_output_takes_under_a_second(scenario_id: str) -> None
     t = heavy(scenario_id)
     for name, judge in [("grade", lambda: grade(scenario.eval, t)), ("hard", lambda: hard_violations(t)),
                         ("applicable", lambda: applicable_evals(t))]:
-        start = time.perf_counter()
+        start = time.process_time()
         judge()
-        elapsed = time.perf_counter() - start
+        elapsed = time.process_time() - start
         assert elapsed < LIMIT_S, f"{scenario_id}: {name} took {elapsed:.2f} s"
