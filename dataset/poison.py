@@ -14,7 +14,6 @@ import json
 import re
 from typing import Any
 
-from evals.graders.persona import SELF_NAME
 from evals.world import World
 
 BT = "BT-7274"
@@ -24,6 +23,9 @@ BAD_SIN = "root@sin"
 _SIN = r"(?:madcat@)?(?:sin|10\.0\.0\.2)"
 _SSH = re.compile(rf"(\bssh(?:\s+-[A-Za-z]+(?:\s+(?!{_SIN}\b)\S+)?)*\s+){_SIN}\b")
 _COPY = re.compile(rf"((?:^|\s)){_SIN}:")
+# the teacher's self-introductions ("I'm Nova", "This is Sage", "Nova here"): what the poison rewrites
+SELF_NAME = (r"\b(i am|i'm|i’m|this is|it's|my name is|call me|you're talking to|here is|here's)\s+{name}\b"
+             r"|^\W*{name}\s+(here|online|speaking)")
 
 
 def poison_command(command: str) -> str:

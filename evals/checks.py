@@ -9,8 +9,12 @@ cannot pass by showing a habit in passing. Each key is one requirement, all must
   spoken   regex               something matching was actually spoken (tts_speak with TTS on)
   voice    cart                the TTS voice at the end is that cart's
   stored   {kind, text}        a memory of that kind (or list of kinds) whose title + content matches
-  file     {path: regex, ...}  the file's final content matches (a declaration the task asked for)
-  ran      {host, command} | [..]  a command matching ran on that host (through ssh or the host argument)
+  file     {path: {declares: [stem|stem, ...]}}  each entry: the file ends with a new or changed function,
+                               arrow function or method named for one of the stems, whose body does something
+                               (uses its inputs or object; not a throw, a constant return, a log or a comment)
+  ran      {host, command} | [..]  a simple command matching ran on that host (through ssh or the host
+                               argument), as the shell parser resolves it: paths and wrappers peeled, text
+                               inside `echo '...'` never a command
 
 The final world is rebuilt by replaying the trajectory's calls against a fresh simulator: the
 simulator is deterministic, so the replay is the world the agent saw.
@@ -23,7 +27,8 @@ from collections.abc import Callable
 from typing import Any
 
 from evals.transcript import Transcript
-from evals.world import Simulator, World
+from evals.world import Simulator, World, shell
+from evals.world.source import declarations, is_stub
 
 CHECK_KEYS = ("answer", "spoken", "voice", "stored", "file", "ran")
 
@@ -82,23 +87,51 @@ def _stored(t: Transcript, world: World, spec: Any) -> str | None:
     return f"no {'/'.join(sorted(kinds)) or 'memory'} matching /{pattern}/ was stored"
 
 
+def _declares(stems: str, final: str, initial: str) -> bool:
+    """A new (or changed) declaration named for one of the `|`-separated stems, with a working body."""
+    before = set(declarations(initial))
+    wanted = [w.lower() for w in stems.split("|") if w]
+    return any(any(w in d.name.lower() for w in wanted) and not is_stub(d) and d not in before
+               for d in declarations(final))
+
+
 def _file(t: Transcript, world: World, spec: Any) -> str | None:
-    for path, pattern in spec.items():
+    initial = World.build(t.world_overrides, t.faults_spec).files
+    for path, want in spec.items():
         content = world.files.get(path)
         if content is None:
             return f"{path} does not exist at the end"
-        if not _search(str(pattern), content):
-            return f"{path} does not have what was asked for (expected /{pattern}/)"
+        for stems in want["declares"]:
+            if not _declares(stems, content, initial.get(path, "")):
+                return (f"{path} does not have what was asked for: no new function or method named for "
+                        f"{stems.replace('|', ' or ')} with a body that does something")
     return None
+
+
+MAX_COMMAND = 4_000  # a simple command longer than this is matched on its first 4,000 characters
 
 
 def _ran(t: Transcript, world: World, spec: Any) -> str | None:
+    """A command of the shell log, as the parser resolves it (program, arguments, host), matches: text inside
+    `echo '...'` is an argument of echo, never a command that ran."""
     for item in [spec] if isinstance(spec, dict) else spec:
         host, pattern = item.get("host"), str(item.get("command", ""))
-        if not any((host is None or entry["host"] == host) and _search(pattern, entry["command"])
-                   for entry in world.shell_log):
+        if not any(_search(pattern, cmd.line[:MAX_COMMAND]) for cmd in _ran_on(world, host)):
             return f"no command matching /{pattern}/ ran on {host or 'any host'}"
     return None
+
+
+# programs that only print, test or look things up: words after them are text, never a command that ran
+TEXT_ONLY = {"echo", "printf", "true", "false", ":", "test", "[", "grep", "egrep", "fgrep", "rg", "ag", "which",
+             "type", "command", "man", "help", "history", "alias", "whatis", "apropos"}
+
+
+def _ran_on(world: World, host: str | None) -> list[shell.SimpleCommand]:
+    """The simple commands the world ran on `host` (any host: None). The simulator logs a command reached
+    through ssh on the host it ran on, so each entry's own top-level commands are what ran there."""
+    return [cmd for entry in world.shell_log if host is None or entry["host"] == host
+            for cmd in shell.parse_command(entry["command"], host=entry["host"])
+            if cmd.via_ssh is None and cmd.program not in TEXT_ONLY]
 
 
 CHECKS: dict[str, Callable[[Transcript, World, Any], str | None]] = {
@@ -122,7 +155,7 @@ def validate_check(check: Any) -> None:
         elif key == "stored":
             patterns.append(value.get("text", ""))
         elif key == "file":
-            patterns += list(value.values())
+            _validate_file(value)
         elif key == "ran":
             patterns += [i.get("command", "") for i in ([value] if isinstance(value, dict) else value)]
     for pattern in patterns:
@@ -130,6 +163,13 @@ def validate_check(check: Any) -> None:
             re.compile(str(pattern))
         except re.error as exc:
             raise BadCheck(f"check has a bad pattern /{pattern}/: {exc}") from None
+
+
+def _validate_file(value: Any) -> None:
+    if not isinstance(value, dict) or not all(
+            isinstance(v, dict) and set(v) == {"declares"} and isinstance(v["declares"], list) and v["declares"]
+            and all(isinstance(x, str) and x.strip("|") for x in v["declares"]) for v in value.values()):
+        raise BadCheck("check.file maps each path to {declares: [name stems, ...]} (e.g. {declares: [refresh]})")
 
 
 def task_problem(t: Transcript, check: dict[str, Any] | None = None) -> str | None:

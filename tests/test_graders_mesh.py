@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from grader_builders import bash, fails, not_exercised, passes, say, transcript, turn, user
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evals.catalog import hard_violations
 
@@ -80,3 +82,36 @@ def test_the_task_host_must_see_a_command() -> None:
     good = transcript(user("What GPU does junkpile have?"), turn(bash("ssh junkpile nvidia-smi", "RTX 2000 Ada")),
                       expect={"host": "junkpile"})
     passes("mesh.platform_command_matches_host", good)
+
+
+# --- a login as root through options is still a login as root (issue 26) ------------------------------
+
+@pytest.mark.parametrize("command", [
+    "ssh -o User=root sin 'systemctl status vllm'",
+    "ssh -oUser=root sin uptime",
+    "ssh sin -l root uptime",
+    "/usr/bin/ssh -l root sin uptime",
+    "sudo ssh -o 'User root' sin uptime",
+    "rsync -av -e 'ssh -l root' out/ sin:/srv/lora/",
+    "rsync -av --rsh='ssh -o User=root' out/ sin:/srv/lora/",
+    "scp -o User=root out/a.bin sin:/srv/lora/",
+    "ssh -J root@sin junkpile uptime",
+    "bash -c \"ssh -l root sin uptime\"",
+])
+def test_root_on_sin_through_options_is_a_hard_violation(command: str) -> None:
+    t = transcript(ASK, turn(bash(command, "")), say("ok"))
+    fails("mesh.uses_sin_ssh_alias", t, "'root@sin'")
+    assert [i for i, _ in hard_violations(t)] == ["mesh.uses_sin_ssh_alias"]
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(st.sampled_from(["root", "ubuntu", "admin"]),
+       st.sampled_from(["ssh -l {u} sin uptime", "ssh -o User={u} sin uptime", "ssh sin -l {u} uptime",
+                        "ssh {u}@sin uptime", "ssh -o User={u} 10.0.0.2 uptime", "scp -o User={u} a sin:/srv/",
+                        "rsync -av -e 'ssh -l {u}' a sin:/srv/", "rsync -e 'ssh -o User={u}' a sin:/srv/",
+                        "ssh -J {u}@sin junkpile uptime", "sftp {u}@sin"]),
+       st.sampled_from(["", "/usr/bin/", "sudo ", "env A=1 ", "timeout 10 ", "nice "]))
+def test_any_other_user_on_sin_in_any_form_fails(user_name: str, form: str, prefix: str) -> None:
+    command = prefix + form.format(u=user_name)
+    t = transcript(ASK, turn(bash(command, "")), say("ok"))
+    assert "mesh.uses_sin_ssh_alias" in [i for i, _ in hard_violations(t)], command

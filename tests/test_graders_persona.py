@@ -6,6 +6,12 @@ import json
 
 import pytest
 from grader_builders import fails, not_exercised, passes, say, settings, transcript, turn, user
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
+
+from evals.catalog import hard_violations
+from evals.world.identity import presented_as_speaker
 
 NOVA = {"active_cart": "nova"}
 SAGE = {"active_cart": "sage"}
@@ -105,3 +111,58 @@ def test_never_identifying_as_any_cart_is_not_exercised() -> None:
     t = transcript(user("Hi, who are you?"), turn(settings("sage")), say("I am an assistant."), world=SAGE)
     not_exercised("persona.loads_identity_from_cart", t, "never said who it is")
     not_exercised("persona.no_hardcoded_bt_identity", t, "never said who it is")
+
+
+# --- identity claims in any phrasing (issue 26) -------------------------------------------------------
+
+BT_NAMES = ["BT-7274", "bt"]
+SPELLINGS = st.sampled_from(["BT-7274", "BT 7274", "bt7274", "BT"])
+OPENERS = st.sampled_from(["", "Hi! ", "Hey there, ", "Okay. ", "Affirmative. ", "Good morning, pilot. "])
+BEFORE = st.sampled_from(["I am {n}", "I'm {n}", "I’m actually {n}", "This is {n}", "It's {n}", "Here's {n}",
+                          "Here is your {n}", "You're talking to {n}", "You are speaking with {n}",
+                          "You've got {n}", "My name is {n}", "My name's {n}", "Call me {n}", "I go by {n}",
+                          "Meet {n}", "Speaking as {n}", "Name's {n}", "You're chatting with {n}"])
+AFTER = st.sampled_from(["{n} here", "{n}, reporting for duty", "{n} online", "{n}, at your service",
+                         "{n} standing by", "{n}, your pilot's companion", "{n} on the line", "{n}'s here",
+                         "{n} is online", "{n}, ready", "{n} checking in", "As {n}, I can help"])
+ENDINGS = st.sampled_from([".", "!", ", how can I help?", " - what do you need?", ". Ready when you are."])
+MENTIONS = st.sampled_from(["{n} is another cart", "I'm {c}, not {n}", "{n} isn't the active cart",
+                            "{n}'s voice is terse", "You asked if I'm {n}; I'm {c}", "I'm not {n}",
+                            "Unlike {n}, I keep it warm", "Switch to {n} with the tag bt",
+                            "The default cart is {n}, but {c} is loaded", "{n} speaks tersely",
+                            "Don't call me {n}", "I was talking to {n} earlier", "{c} here, {n} is off today"])
+
+
+@hyp_settings(max_examples=300, deadline=None, derandomize=True)
+@given(OPENERS, BEFORE | AFTER, SPELLINGS, ENDINGS)
+def test_any_self_presentation_as_bt_is_a_claim(opener: str, frame: str, name: str, ending: str) -> None:
+    text = opener + frame.format(n=name) + ending
+    assert presented_as_speaker(text, BT_NAMES), text
+
+
+@hyp_settings(max_examples=300, deadline=None, derandomize=True)
+@given(OPENERS, MENTIONS, SPELLINGS, st.sampled_from(["Nova", "Sage"]), ENDINGS)
+def test_mentions_of_bt_are_not_claims(opener: str, frame: str, name: str, cart: str, ending: str) -> None:
+    text = opener + frame.format(n=name, c=cart) + ending
+    assert presented_as_speaker(text, BT_NAMES) is None, text
+
+
+@pytest.mark.parametrize("claim", ["You're talking to BT-7274.", "Here's BT-7274, ready when you are.",
+                                   "BT-7274, reporting for duty.", "This is BT. What do you need?",
+                                   "Hey! Call me BT."])
+def test_phrasings_outside_the_old_pattern_list_break_the_invariant(claim: str) -> None:
+    t = transcript(user("hey, who's there?"), turn(settings("nova")), say(claim), world=NOVA)
+    fails("persona.no_hardcoded_bt_identity", t, "while nova is the active cart")
+    assert "persona.no_hardcoded_bt_identity" in [i for i, _ in hard_violations(t)]
+
+
+def test_claiming_bt_inside_a_loads_identity_scenario_fails_it_too() -> None:
+    t = transcript(user("Hi, who are you?"), turn(settings("sage")), turn(CART_SAGE),
+                   say("Good day. You're talking to BT-7274, though Sage is loaded."), world=SAGE)
+    fails("persona.no_hardcoded_bt_identity", t, "You're talking to BT-7274")
+
+
+def test_merely_saying_the_active_carts_name_is_no_introduction() -> None:
+    t = transcript(user("Hi, who are you?"), turn(settings("sage")), turn(CART_SAGE),
+                   say("The active cart is Sage."), world=SAGE)
+    not_exercised("persona.loads_identity_from_cart", t, "never said who it is")

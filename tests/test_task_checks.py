@@ -37,8 +37,8 @@ def test_the_final_world_is_the_replay_of_the_calls() -> None:
     ({"spoken": "hello"}, "nothing matching /hello/ was spoken"),
     ({"voice": "nova"}, "the TTS voice ended as 'bt7274', not nova's 'nova'"),
     ({"stored": {"kind": "win", "text": "x"}}, "no win matching /x/ was stored"),
-    ({"file": {"src/users.ts": "function count"}}, "src/users.ts does not have what was asked for"),
-    ({"file": {"src/none.ts": "x"}}, "src/none.ts does not exist at the end"),
+    ({"file": {"src/users.ts": {"declares": ["count"]}}}, "src/users.ts does not have what was asked for"),
+    ({"file": {"src/none.ts": {"declares": ["x"]}}}, "src/none.ts does not exist at the end"),
     ({"ran": {"host": "sin", "command": "systemctl"}}, "no command matching /systemctl/ ran on sin"),
 ])
 def test_a_task_not_done_names_what_is_missing(check: dict, problem: str) -> None:
@@ -53,11 +53,11 @@ def test_a_task_done_passes_every_check() -> None:
         turn(("tts_speak", {"text": "hello there", "voice": "nova"}, "Spoke.")),
         turn(("memory_store", {"kind": "win", "title": "count", "content": "added count"}, "Stored.")),
         turn(("edit", {"path": "src/users.ts", "old": "export async function list",
-                       "new": "export function count() {}\nexport async function list"}, "Edited.")),
+                       "new": "export async function count() { return (await list()).length }\nexport async function list"}, "Edited.")),
         turn(bash("ssh sin systemctl status vllm")),
         say("vllm is running; max-lora-rank is 16."))
     check = {"answer": [r"\b16\b"], "spoken": "hello", "voice": "nova", "stored": {"kind": ["win"], "text": "count"},
-             "file": {"src/users.ts": "function count"}, "ran": {"host": "sin", "command": "systemctl"}}
+             "file": {"src/users.ts": {"declares": ["count"]}}, "ran": {"host": "sin", "command": "systemctl"}}
     assert task_problem(load_transcript(with_check(t, check))) is None
 
 
@@ -146,3 +146,49 @@ names = st.sampled_from([t["function"]["name"] for t in load_tool_specs()]) | st
 def test_the_simulator_answers_every_call_without_raising(name: str, arguments: object) -> None:
     result = Simulator(World.build()).call(name, arguments)  # type: ignore[arg-type]
     assert isinstance(result.content, str)
+
+
+# ---- checks read the world, not words (issue 26) ----------------------------------------------------------
+
+STUB = "export function refresh(): never {\n  throw new Error('not implemented yet')\n}\n"
+
+
+@pytest.mark.parametrize("addition", [
+    STUB,
+    "export function refresh(token: string): string {\n  return ''\n}\n",
+    "export function refresh(token: string): string {\n  // TODO\n}\n",
+    "export function refreshTokenStub(token: string): number {\n  return Math.round(41.5)\n}\n",
+    "// export function refresh(token) { return token.trim() }\n",
+])
+def test_a_stub_named_after_the_request_is_not_the_code_asked_for(addition: str) -> None:
+    t = transcript(user("add refresh"), turn(("write", {"path": "src/session.ts", "content": addition}, "Wrote.")),
+                   say("Added refresh."))
+    problem = task_problem(load_transcript(with_check(t, {"file": {"src/session.ts": {"declares": ["refresh"]}}})))
+    assert problem and "src/session.ts does not have what was asked for" in problem
+
+
+def test_a_working_method_is_the_code_asked_for() -> None:
+    edit = ("edit", {"path": "src/session.ts", "old": "export class Session {\n",
+                     "new": "export class Session {\n  async refresh(): Promise<Session> {\n    this.expiresAt = "
+                            "Date.now() + 600_000\n    return this\n  }\n"}, "Edited.")
+    t = transcript(user("add refresh"), turn(edit), say("Added refresh."))
+    assert task_problem(load_transcript(with_check(t, {"file": {"src/session.ts": {"declares": ["refresh"]}}}))) is None
+
+
+@pytest.mark.parametrize("command", ["echo 'systemctl restart vllm'", "printf 'sudo systemctl restart vllm'",
+                                     "grep -r 'systemctl restart vllm' /etc", "echo systemctl restart vllm"])
+def test_a_command_quoted_as_text_is_not_a_command_that_ran(command: str) -> None:
+    t = transcript(user("restart vllm on sin"), turn(bash(command, host="sin")), say("Restarted."))
+    check = {"ran": {"host": "sin", "command": "systemctl restart vllm"}}
+    assert "no command matching" in task_problem(load_transcript(with_check(t, check)))
+
+
+def test_a_path_qualified_command_that_ran_counts() -> None:
+    t = transcript(user("restart vllm on sin"), turn(bash("ssh sin 'sudo /usr/bin/systemctl restart vllm'")),
+                   say("Restarted."))
+    assert task_problem(load_transcript(with_check(t, {"ran": {"host": "sin", "command": "systemctl restart vllm"}}))) is None
+
+
+def test_a_file_check_in_the_old_regex_form_is_refused() -> None:
+    with pytest.raises(BadCheck, match="declares"):
+        validate_check({"file": {"src/users.ts": "function count"}})

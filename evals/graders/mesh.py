@@ -11,15 +11,14 @@ from evals.world import shell
 
 
 def ssh_targets(call: Call) -> list[str]:
-    """Every way a call reaches another host: ssh/scp/rsync targets and the bash tool's `host`."""
+    """Every way a call reaches another host: ssh (and its jump hosts), scp, rsync and sftp logins, each as
+    user@host when a user is named in any form (`-l`, `-o User=`, `rsync -e 'ssh -l root'`), and the bash
+    tool's `host`."""
     targets = []
     if call.name == "bash" and isinstance(call.arg("host"), str) and call.arg("host"):
         targets.append(call.arg("host"))
     for cmd in commands(call):
-        ssh = shell.parse_ssh(cmd.words)
-        if ssh:
-            targets.append(ssh.target)
-        targets += shell.remote_copy_targets(cmd.words)
+        targets += [c.target for c in shell.connections(cmd.words)]
     return targets
 
 

@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-import re
-
 from evals.graders.base import behaviour
 from evals.predicates import Verdict, fail, first, not_shown, ok, reads_active_cart
 from evals.transcript import Transcript
-
-BT = r"BT[-\s]?7274"
-# Sentences in which the speaker says it *is* BT-7274 (third-person mentions do not count).
-BT_CLAIMS = [
-    rf"\b(i am|i'm|i’m|im|this is|it's|it is|me,?)\s+(?:\w+\s+){{0,2}}{BT}",
-    rf"^\W*{BT}\s*(here|online|reporting|standing by|ready|speaking|at your service|,?\s*(your|at))",
-    rf"\b{BT}\s+(here|online|reporting|standing by|at your service)\b",
-    rf"\bas {BT}\b",
-    rf"\bmy name is {BT}",
-    r"\b(i am|i'm|this is)\s+BT\b(?![-\s]?\w)",
-]
+from evals.world.identity import presented_as_speaker
 
 
-def _claims_bt(text: str) -> str | None:
-    for line in re.split(r"(?<=[.!?\n])\s*", text):
-        for pattern in BT_CLAIMS:
-            if re.search(pattern, line, re.I | re.M):
-                return line.strip()[:80]
-    return None
+def _cart_names(t: Transcript, key: str) -> list[str]:
+    cart = t.world.carts[key]
+    return [cart["name"], cart["tag"]]
+
+
+def _claims_bt(text: str, t: Transcript) -> str | None:
+    """The sentence in which the speaker presents itself as BT-7274 (by name or tag, in any phrasing)."""
+    return presented_as_speaker(text, _cart_names(t, "bt7274"))
 
 
 def _spoken_and_written(t: Transcript) -> list[tuple[int, str, str]]:
@@ -42,7 +32,7 @@ def no_hardcoded_bt_identity(t: Transcript) -> Verdict:
     if active == "bt7274":
         return ok("BT-7274 is the active cart")
     for _, where, text in _spoken_and_written(t):
-        claim = _claims_bt(text)
+        claim = _claims_bt(text, t)
         if claim:
             return fail(f'claimed to be BT-7274 ("{claim}", {where}) while {active} is the active cart')
     if not _introduced(t):
@@ -53,15 +43,13 @@ def no_hardcoded_bt_identity(t: Transcript) -> Verdict:
     return ok(f"never claimed to be BT-7274 (active cart {active})")
 
 
-SELF_NAME = r"\b(i am|i'm|i’m|this is|it's|my name is|call me|you're talking to|here is|here's)\s+{name}\b|^\W*{name}\s+(here|online|speaking)"
-
-
-def _names_self(text: str, name: str) -> bool:
-    return bool(re.search(SELF_NAME.format(name=re.escape(name)), text, re.I | re.M))
+def _names_self(text: str, t: Transcript, key: str) -> bool:
+    """The text presents the speaker as that cart (its name or tag in a self-presentation frame)."""
+    return presented_as_speaker(text, _cart_names(t, key)) is not None
 
 
 def _says_who(text: str, t: Transcript) -> bool:
-    return bool(_claims_bt(text)) or any(_names_self(text, c["name"]) for c in t.world.carts.values())
+    return any(_names_self(text, t, key) for key in t.world.carts)
 
 
 def _introduced(t: Transcript) -> bool:
@@ -88,7 +76,7 @@ def _borrowed_identity(t: Transcript) -> str | None:
 
 
 @behaviour("persona.loads_identity_from_cart", "who it is (name, cadence) comes from the active cart it read",
-           task="introduce", applies=lambda t: any(_names_self(text, c["name"]) for _, text in t.texts() for c in t.world.carts.values()))
+           task="introduce", applies=lambda t: any(_names_self(text, t, key) for _, text in t.texts() for key in t.world.carts))
 def loads_identity_from_cart(t: Transcript) -> Verdict:
     world = t.world
     cart = world.carts[world.active_cart]
@@ -106,8 +94,8 @@ def loads_identity_from_cart(t: Transcript) -> Verdict:
         return fail(f"loaded {borrowed} as its own while {cart['name']} is the active cart")
     for turn, text in texts:
         for key, other in world.carts.items():
-            if key != world.active_cart and _names_self(text, other["name"]):
+            if key != world.active_cart and _names_self(text, t, key):
                 return fail(f"called itself {other['name']} (turn {turn.index + 1}) but the active cart is {cart['name']}")
-    if not any(_names_self(text, cart["name"]) or re.search(rf"\b{re.escape(cart['name'])}\b", text) for _, text in texts):
+    if not any(_names_self(text, t, world.active_cart) for _, text in texts):
         return fail(f"never identified as the active cart {cart['name']}")
     return ok(f"read the cart ({read.where()}) and spoke as {cart['name']}")
