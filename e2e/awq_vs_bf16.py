@@ -24,9 +24,9 @@ so a host with a 10-minute command limit runs one phase a call; serving/gpu/awq-
                 transcripts against both, of the adapter and of the base, 11. `reports divergence` of each pair
                 (what the adapter's divergence adds to the base's is the LoRA's own part)
     stop     12. stop the servers
-Everything goes to OUT_DIR (reports/awq-vs-bf16/): summary.json, summary.md, logs/, each arm's results.json,
+Everything goes to OUT_DIR (reports/records/awq-vs-bf16/): summary.json, summary.md, logs/, each arm's results.json,
 the comparison, logprobs and divergence, the W4A16 copy's w4a16.json and the adapter's lint.
-Run on the lent H200 on 2026-12-02: reports/awq-vs-bf16/ (README.md there). Added after that run, not run on a GPU yet:
+Run on the lent H200 on 2026-12-02: reports/records/awq-vs-bf16/ (README.md there). Added after that run, not run on a GPU yet:
 the base's logprobs (the second divergence), the adapter's copy in the record, --lora-target-modules.
 """
 
@@ -312,7 +312,7 @@ def require_positive(parser: argparse.ArgumentParser, args: argparse.Namespace, 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = phased_parser("python -m e2e.awq_vs_bf16", __doc__, "reports/awq-vs-bf16", PHASES, "/tmp/madcat-awq")
+    p = phased_parser("python -m e2e.awq_vs_bf16", __doc__, "reports/records/awq-vs-bf16", PHASES, "/tmp/madcat-awq")
     p.add_argument("--quant-path", default=None, help="directory put first on PYTHONPATH for the quantise step "
                                                       "(llm-compressor with compressed-tensors 0.19)")
     add_adapter_and_logprob_args(p)

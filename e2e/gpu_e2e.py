@@ -148,7 +148,7 @@ def run_phase(out: Path, work: Path, phase: str, action: PhaseAction, *, tag: st
 
 
 # vLLM's own log lines (which kernels, which LoRA layers it skipped) were missing from the 2026-12-02 servers'
-# logs (reports/awq-vs-bf16/README.md); the servers get vLLM's defaults said outright, and the record keeps the
+# logs (reports/records/awq-vs-bf16/README.md); the servers get vLLM's defaults said outright, and the record keeps the
 # host's VLLM_* settings, so a next run shows its lines or says why not.
 VLLM_LOG_ENV = {"VLLM_CONFIGURE_LOGGING": "1", "VLLM_LOGGING_LEVEL": "INFO"}
 
@@ -303,7 +303,7 @@ def _terminated(signum: int, frame: Any) -> None:
 def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminated)  # `timeout` ends the run: still write the summary
     parser = argparse.ArgumentParser(prog="python -m e2e.gpu_e2e", description=__doc__.splitlines()[0])
-    parser.add_argument("out", type=Path, help="where the record goes (e.g. reports/gpu-e2e)")
+    parser.add_argument("out", type=Path, help="where the record goes (e.g. reports/records/gpu-e2e)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/madcat-e2e"), help="scratch dir")
     parser.add_argument("--dataset", default="dataset/madcat-system.jsonl")
     parser.add_argument("--train-steps", type=int, default=200)

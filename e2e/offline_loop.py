@@ -11,7 +11,7 @@ wall time to <work>/timings.json. Both arms run every scenario for several sampl
 so a behaviour of four scenarios has enough pairs for the exact test to be able to say anything.
 
 The twin is the `demo` preset: a base pretrained once on a GPU on habitless transcripts (it uses the world's
-tools when asked and copies what they return, and introduces itself as a stock "Qwen"; reports/twin-pretraining/).
+tools when asked and copies what they return, and introduces itself as a stock "Qwen"; reports/records/twin-pretraining/).
 The demo's training set is a selection (`--categories`, `--recipes`): on two CPU cores the loop teaches that
 base one habit, the persona opening (read the settings, load the active cart, introduce itself as that cart),
 rather than all seven categories at once. What it learns is measured in README, "The offline loop".

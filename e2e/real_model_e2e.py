@@ -17,7 +17,7 @@ the server is started in its own session and outlives the call that started it):
     eval      load and check any adapter trained after the server started; the arms (--arm NAME=ADAPTER:SEED,
               repeatable; defaults below), compare, gates, stability; earlier runs' arms beside them
               (--recorded NAME=results.json); without a `base` arm, against the base of an earlier eval
-              phase or the recorded one (--recorded base=reports/real-model/results-base.json)
+              phase or the recorded one (--recorded base=reports/records/real-model/results-base.json)
 Everything measured goes to OUT_DIR/summary.json and summary.md (e2e/real_model_record.py), with each
 step's log under logs/. serving/gpu/real-model.sh runs the phases on the lent GPU host, the bundle's parts
 arriving one a call (serving/gpu/make-real-model-bundle.sh).
@@ -51,7 +51,7 @@ def default_arms(profile: ModelProfile) -> tuple[str, ...]:
     """The seed's arms for a model: base with the minimal and the full prompt, the adapter, the adapter trained
     again with only its training seed changed (`-seed1`), and the poisoned adapter."""
     p = profile.adapter_prefix
-    if profile.name == "smollm2":  # round 1's arms, as recorded (reports/real-model/)
+    if profile.name == "smollm2":  # round 1's arms, as recorded (reports/records/real-model/)
         return ("base=none:7", f"{p}-madcat={p}-madcat:7", f"{p}-madcat-seed8={p}-madcat:8",
                 f"{p}-poisoned={p}-poisoned:7")
     return ("base=none:7", "base-full=none:7:full", f"{p}-madcat={p}-madcat:7",
@@ -172,7 +172,7 @@ def base_run(runs: dict[str, Path], recorded: dict[str, Path], summary: dict[str
             return arms["base"]
     if "base_run" not in summary:
         raise StepFailed("no base arm: add one (--arm base=none:7), run it in an earlier eval phase, "
-                         "or pass --recorded base=reports/real-model/results-base.json")
+                         "or pass --recorded base=reports/records/real-model/results-base.json")
     return Path(summary["base_run"])
 
 
@@ -332,7 +332,7 @@ def verdict_flips(first: Path, second: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = phased_parser("python -m e2e.real_model_e2e", __doc__, "e.g. reports/real-model",
+    parser = phased_parser("python -m e2e.real_model_e2e", __doc__, "e.g. reports/records/real-model",
                            ("prepare", "train", "serve", "eval"), "/tmp/madcat-real")
     parser.add_argument("--model", default="smollm2", choices=[n for n, p in PROFILES.items() if p.prepare_module],
                         help="the model profile (serving/model_profiles.py): its preparation, tool-call format, "

@@ -1,12 +1,15 @@
 """`python -m evals list`, `python -m evals score --eval ID FILE` (world sheet: exit 0 pass, 1 fail or not
 exercised, 2 bad input), `python -m evals selftest` (degenerate agents must pass nothing: exit 0, else 1) and
-`python -m evals run ...` (the suite against a model; the same options as `pytest evals/`)."""
+`python -m evals run ...` (the suite against a model; the same options as `pytest evals/`), which is
+`python -m runner ...` handed on by name: the spec lies below the runner and never imports it."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from core.cli_args import OneLineParser
@@ -81,7 +84,19 @@ def _selftest(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+# The runner's command line, run in this process under `python -m evals run`. It is named, not imported: the
+# runner sits above the spec in the layers (pyproject.toml), and inspect-ai loads only when a run starts.
+RUN_PROGRAM = "runner.runner"
+
+
+def _run(argv: list[str]) -> int:
+    return int(importlib.import_module(RUN_PROGRAM).main(argv, prog="python -m evals run"))
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["run"]:
+        return _guarded(lambda: _run(argv[1:]))
     parser = OneLineParser(prog="python -m evals", description="The madcat behavioural spec.")
     sub = parser.add_subparsers(dest="command", required=True)
     p_list = sub.add_parser("list", help="one line per eval: ID, category, description")
@@ -96,12 +111,15 @@ def main(argv: list[str] | None = None) -> int:
     p_self.add_argument("--random-tries", type=int, default=3, help="random agents per scenario (default 3)")
     p_self.add_argument("--seed", type=int, default=0, help="seed of the random agents (default 0)")
     p_self.set_defaults(func=_selftest)
-    from evals.run.runner import add_run_parser  # inspect-ai is imported only when a run starts
-
-    add_run_parser(sub)
+    sub.add_parser("run", add_help=False, help="run the behavioural suite against a model and write results.json "
+                                               "(`python -m runner`; see `python -m evals run --help`)")
     args = parser.parse_args(argv)
+    return _guarded(lambda: args.func(args))
+
+
+def _guarded(command: Callable[[], int]) -> int:
     try:
-        return args.func(args)
+        return command()
     except Exception as exc:  # noqa: BLE001 - a grader bug must still not print a traceback at the user
         sys.stderr.write(f"evals: internal error: {exc.__class__.__name__}: {exc}\n")
         return 2

@@ -3,7 +3,7 @@ log, and what it records when vLLM refuses an arm (a stand-in `vllm` that dies a
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
 import os
 import stat
@@ -134,9 +134,7 @@ def test_the_summary_separates_the_loras_part_from_the_bases_divergence() -> Non
 
 
 def test_the_records_tool_call_count_pairs_the_arms_samples() -> None:
-    spec = importlib.util.spec_from_file_location("tool_calls", REPO / "reports" / "awq-vs-bf16" / "tool_calls.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = importlib.import_module("reports.records.awq-vs-bf16.tool_calls")
     bf16 = {("a", 1): ["memory_recall", "memory_recall"], ("b", 1): ["settings_read"], ("c", 1): []}
     w4a16 = {("a", 1): ["memory_recall", "tts_speak"], ("b", 1): ["settings_read"], ("d", 1): ["memory_recall"]}
     out = module.summarise({"bf16": bf16, "w4a16": w4a16})
@@ -146,7 +144,7 @@ def test_the_records_tool_call_count_pairs_the_arms_samples() -> None:
 
 
 def test_the_servers_are_told_the_adapters_targets_so_an_unwrappable_layer_stops_them() -> None:
-    lint = json.loads((REPO / "reports" / "awq-vs-bf16" / "lint.json").read_text())
+    lint = json.loads((REPO / "reports" / "records" / "awq-vs-bf16" / "lint.json").read_text())
     assert strict_targets(lint) == ["down_proj", "gate_proj", "in_proj_ba", "in_proj_qkvz", "k_proj", "o_proj",
                                     "out_proj", "q_proj", "up_proj", "v_proj"]
     assert strict_targets({"modules": {}}) == [] and strict_targets({}) == []

@@ -4,7 +4,7 @@ offline re-grading of a recorded run."""
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import importlib
 import json
 import shutil
 from pathlib import Path
@@ -17,7 +17,7 @@ from e2e.real_model_record import main as record_main
 from e2e.real_model_record import render
 
 REPO = Path(__file__).resolve().parents[1]
-RECORD = REPO / "reports" / "real-model"
+RECORD = REPO / "reports" / "records" / "real-model"
 
 
 def test_an_arm_is_name_adapter_seed_and_prompt() -> None:
@@ -61,10 +61,7 @@ def test_a_record_path_that_is_no_directory_is_a_usage_error(tmp_path: Path, cap
 
 
 def _regrade_module():
-    spec = importlib.util.spec_from_file_location("regrade", RECORD / "regrade.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module("reports.records.real-model.regrade")
 
 
 def test_regrading_applies_the_current_grader_and_keeps_incomplete_rows() -> None:
