@@ -40,8 +40,9 @@ from pathlib import Path
 from typing import Any
 
 from core.safe_io import write_text_atomic
-from e2e.gpu_e2e import REPO, Step, StepFailed, phased_parser, results_stats, run_phase, start_server
 from e2e.real_model_record import render
+from e2e.steps import REPO, Step, StepFailed, phased_parser, results_stats, run_phase, start_server
+from runner.run_options import add_run_options
 from serving.model_profiles import PROFILES, ModelProfile
 
 PROMPTS = ("minimal", "full")
@@ -349,9 +350,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--arm", action="append", type=parse_arm,
                         help="NAME=ADAPTER:SEED[:minimal|full] (eval phase; repeatable; the prompt defaults to "
                              "minimal)")
-    parser.add_argument("--epochs", type=int, default=3, help="tries per scenario")
-    parser.add_argument("--max-tokens", type=int, default=512)
-    parser.add_argument("--max-connections", type=int, default=64, help="concurrent requests per arm")
+    add_run_options(parser.add_argument, only=("epochs", "max_tokens", "max_connections"),
+                    defaults={"max_tokens": 512, "max_connections": 64})  # max_connections: per arm
     parser.add_argument("--eager", action="store_true", help="serve phase: vLLM without CUDA graphs")
     parser.add_argument("--port", type=int, default=8011)
     parser.add_argument("--eval-timeout", type=float, default=1500)

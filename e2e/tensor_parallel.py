@@ -45,7 +45,7 @@ from e2e.awq_vs_bf16 import (
     start_arm_server,
     train_adapter,
 )
-from e2e.gpu_e2e import Step, StepFailed, phased_parser, run_phase, step_lines, stop
+from e2e.steps import Step, StepFailed, phased_parser, run_phase, step_lines, stop
 
 LAYOUTS: dict[str, dict[str, int]] = {
     "tp1": {"tensor-parallel-size": 1, "pipeline-parallel-size": 1},

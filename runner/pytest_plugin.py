@@ -30,7 +30,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     def add(name: str, **kwargs: Any) -> None:
         group.addoption(name, dest="madcat_" + name.lstrip("-").replace("-", "_"), **kwargs)
 
-    add_run_options(add)
+    add_run_options(add, where="pytest")
 
 
 def _selected_evals(items: list[pytest.Item]) -> list[str]:
@@ -43,7 +43,7 @@ def _selected_evals(items: list[pytest.Item]) -> list[str]:
 
 
 def _config(config: pytest.Config, evals: list[str]) -> RunConfig:
-    return config_from_options(lambda key: config.getoption("madcat_" + key), evals=evals)
+    return config_from_options(lambda key: config.getoption("madcat_" + key), where="pytest", evals=evals)
 
 
 def pytest_configure(config: pytest.Config) -> None:

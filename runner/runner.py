@@ -301,10 +301,7 @@ def failed_evals(outcome: RunOutcome, thresholds: dict[str, float] | None = None
 
 
 def _cli(args: argparse.Namespace) -> int:
-    config = config_from_options(lambda k: getattr(args, k), evals=args.eval or None)
-    config.run_id = args.run_id
-    config.scenarios = args.scenario or None
-    config.display = args.display
+    config = config_from_options(lambda k: getattr(args, k))
     try:
         outcome = run(config, progress=None if args.quiet else stream_progress())
     except UsageError as exc:
@@ -332,11 +329,6 @@ def _cli(args: argparse.Namespace) -> int:
 def configure_run_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The run's command line: its options and `_cli` as the action."""
     add_run_options(p.add_argument)
-    p.add_argument("--eval", action="append", default=[], help="an eval ID or category (repeatable; default all)")
-    p.add_argument("--scenario", action="append", default=[], help="a scenario id (repeatable; default all)")
-    p.add_argument("--run-id", default=None, help="the run dir's name (default: UTC timestamp + arm)")
-    p.add_argument("--display", default="none", choices=("none", "plain", "rich", "full"),
-                   help="inspect's own progress display (default none: one line per finished sample)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=_cli)
     return p

@@ -79,8 +79,8 @@ def test_regrading_applies_the_current_grader_and_keeps_incomplete_rows() -> Non
 
 
 def test_a_round_on_a_fresh_machine_compares_with_the_recorded_base(tmp_path: Path) -> None:
-    from e2e.gpu_e2e import StepFailed
     from e2e.real_model_e2e import base_run, recorded_runs
+    from e2e.steps import StepFailed
 
     recorded = recorded_runs(tmp_path, [("base", str(RECORD / "results-base.json")),
                                         ("smol-madcat", str(RECORD / "results-smol-madcat.json"))])
@@ -113,7 +113,7 @@ def test_bad_adapter_specs_are_refused_in_one_line(text: str) -> None:
 
 
 def test_phases_that_run_at_once_keep_each_others_steps(tmp_path: Path) -> None:
-    from e2e.gpu_e2e import save_summary
+    from e2e.steps import save_summary
 
     train = {"steps": [{"name": "convert"}], "measured": {"phase_seconds": {}}}
     serve = {"steps": [], "measured": {"phase_seconds": {}}}
@@ -131,7 +131,7 @@ def test_phases_that_run_at_once_keep_each_others_steps(tmp_path: Path) -> None:
 
 
 def test_a_broken_summary_on_disk_is_replaced_not_merged(tmp_path: Path) -> None:
-    from e2e.gpu_e2e import save_summary
+    from e2e.steps import save_summary
 
     (tmp_path / "summary.json").write_text("{not json")
     summary = {"steps": [{"name": "a"}], "measured": {}}
