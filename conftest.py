@@ -1,3 +1,3 @@
 """Root conftest: the behavioural suite's options (`pytest evals/ --adapter madcat ...`)."""
 
-pytest_plugins = ["evals.run.pytest_plugin"]
+pytest_plugins = ["runner.pytest_plugin"]

@@ -1,11 +1,11 @@
 """The offline demo from a fresh clone: each phase's wall time, the total, and what the adapter learned.
 
-    python -m benchmarks.demo [--repo .] [--out reports/benchmarks]
+    python -m benchmarks.demo [--repo .] [--out reports/records/benchmarks]
 
 Clones the repository's HEAD into a temporary directory and runs the demo's loop there
 (`python -m e2e.offline_loop`, what `bash scripts/demo.sh` runs after its set-up) with this
 interpreter, whose environment is the set-up (`bash scripts/setup.sh`), so the time is the demo's own,
-set-up excluded. Writes reports/benchmarks/demo.json and demo.md: the commit, the machine (cores,
+set-up excluded. Writes reports/records/benchmarks/demo.json and demo.md: the commit, the machine (cores,
 load average before and after: the demo shares the machine with whatever else runs), the loop's
 phases and total, and per behaviour the adapter's and the baseline's passes, the verdict of the one rule
 (reports/significance.py) with its exact and Holm-adjusted p, and the paired bootstrap interval of the
@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-OUT_DIR = Path("reports/benchmarks")
+OUT_DIR = Path("reports/records/benchmarks")
 DEMO_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
             "PYTHONUNBUFFERED": "1"}
 

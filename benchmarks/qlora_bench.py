@@ -1,6 +1,6 @@
 """QLoRA training benchmark on one GPU: a full-width, reduced-depth Qwen3-Coder-Next replica.
 
-    python benchmarks/qlora_bench.py run --out DIR [--layers 4] [--tokens 1024,4096] [--steps 4]
+    python -m benchmarks.qlora_bench run --out DIR [--layers 4] [--tokens 1024,4096] [--steps 4]
 
 The replica has Qwen3-Coder-Next's real widths (hidden 2048, 512 experts top-10, moe/shared
 intermediate 512, attention 16 heads / 2 KV x 256, linear attention 16 key / 32 value heads x 128,
@@ -32,11 +32,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from benchmarks.qlora_projection import (  # noqa: E402
+from benchmarks.qlora_projection import (
     GB,
     REPLICA_SIZES,
     SEED_EXAMPLES,
@@ -44,6 +40,8 @@ from benchmarks.qlora_projection import (  # noqa: E402
     project,
     table,
 )
+
+REPO = Path(__file__).resolve().parents[1]
 
 # ----------------------------------------------------------------------------- replica
 
@@ -164,7 +162,7 @@ def _check_experts_kernel(model: Any) -> dict[str, Any]:
     import torch
     from transformers.integrations.moe import grouped_mm_experts_forward
 
-    from training.experts4bit import Nf4GroupedExperts, _FusedView
+    from training.experts4bit import FusedView, Nf4GroupedExperts
 
     experts = next(m for m in model.modules() if isinstance(m, Nf4GroupedExperts))
     gate_up, down = experts.dequantized()
@@ -172,7 +170,7 @@ def _check_experts_kernel(model: Any) -> dict[str, Any]:
     top_k = torch.stack([torch.randperm(experts.num_experts, device=hidden.device)[:10] for _ in range(512)])
     weights = torch.softmax(torch.randn(512, 10, device=hidden.device), -1).to(torch.bfloat16)
     out = experts(hidden, top_k, weights)
-    ref = grouped_mm_experts_forward(_FusedView(experts.num_experts, gate_up, down, experts.act_fn), hidden, top_k,
+    ref = grouped_mm_experts_forward(FusedView(experts.num_experts, gate_up, down, experts.act_fn), hidden, top_k,
                                      weights)
     torch.cuda.synchronize()
     t0 = time.perf_counter()
@@ -283,13 +281,14 @@ def run(args: argparse.Namespace) -> int:
     report["workers"] = []
     for experts, gdn in combos:
         result_file = out / f"worker-{experts}-{gdn}.json"
-        cmd = [sys.executable, __file__, "worker", "--replica", str(replica), "--experts", experts, "--gdn", gdn,
-               "--tokens", ",".join(map(str, args.tokens)), "--steps", str(args.steps), "--warmup",
+        cmd = [sys.executable, "-m", "benchmarks.qlora_bench", "worker", "--replica", str(replica),
+               "--experts", experts, "--gdn", gdn, "--tokens", ",".join(map(str, args.tokens)), "--steps", str(args.steps), "--warmup",
                str(args.warmup), "--result", str(result_file)]
         print(f"--- {experts} / GDN {gdn}", flush=True)
         started = time.time()
         try:
-            subprocess.run(cmd, timeout=args.worker_timeout, check=False, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            subprocess.run(cmd, timeout=args.worker_timeout, check=False, cwd=REPO,
+                           env={**os.environ, "PYTHONUNBUFFERED": "1"})
         except subprocess.TimeoutExpired:
             pass
         result = json.loads(result_file.read_text()) if result_file.is_file() else {"experts": experts, "gdn": gdn}
@@ -341,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     rep = sub.add_parser("report", help="add projections (dataset lengths) to a run's qlora.json")
     rep.add_argument("--results", required=True)
     rep.add_argument("--dataset", default=str(REPO / "dataset" / "madcat-system.jsonl"))
-    rep.add_argument("--out", default=str(REPO / "reports" / "benchmarks" / "qlora.json"))
+    rep.add_argument("--out", default=str(REPO / "reports" / "records" / "benchmarks" / "qlora.json"))
     w = sub.add_parser("worker", help=argparse.SUPPRESS)
     w.add_argument("--replica", required=True)
     w.add_argument("--experts", required=True)

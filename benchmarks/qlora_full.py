@@ -12,13 +12,13 @@ LoRA r=16 on the vLLM targets, gradient checkpointing, adamw_torch, batch 1 x gr
 the full-shape model built layer by layer on the GPU with random weights, a warm-up optimizer step
 (the shortest example and one of max_length 4096), then `--steps` timed optimizer steps on
 dataset examples spread over its length range. `report` turns the measurements into
-reports/benchmarks/qlora_full.json and .md: load time, GPU memory after load and at the peak,
+reports/records/benchmarks/qlora_full.json and .md: load time, GPU memory after load and at the peak,
 seconds per micro-step by length, and the seed's run (every example of the dataset x 3 epochs)
 computed from the measured steps.
 
 The dataset is encoded here with Qwen3's tokenizer (core/qwen_tokenizer.py) and carried to the GPU
 host with it; the token values do not change a step's time. The committed record was measured before
-the twin had Qwen3's tokenizer: reports/benchmarks/qlora_full_recount.py re-projects it.
+the twin had Qwen3's tokenizer: reports/records/benchmarks/qlora_full_recount.py re-projects it.
 """
 
 from __future__ import annotations
@@ -33,11 +33,9 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+from benchmarks.qlora_full_record import GIB, record, table
 
-from benchmarks.qlora_full_record import GIB, record, table  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 CONFIG = REPO / "training" / "configs" / "madcat.yaml"
 MODEL = "Qwen/Qwen3-Coder-Next"  # the built-in architecture: no download
@@ -374,9 +372,9 @@ def main(argv: list[str] | None = None) -> int:
     dv.add_argument("--count", type=int, default=8)
     dv.add_argument("--model", default=MODEL, help=argparse.SUPPRESS)  # a smaller config for a CPU smoke test
     dv.add_argument("--device", default="cuda", help=argparse.SUPPRESS)
-    rep = sub.add_parser("report", help="write reports/benchmarks/qlora_full.json from a run's raw file")
+    rep = sub.add_parser("report", help="write reports/records/benchmarks/qlora_full.json from a run's raw file")
     rep.add_argument("--results", required=True, nargs="+", help="the raw files of one or more device calls")
-    rep.add_argument("--out", default=str(REPO / "reports" / "benchmarks" / "qlora_full.json"))
+    rep.add_argument("--out", default=str(REPO / "reports" / "records" / "benchmarks" / "qlora_full.json"))
     args = parser.parse_args(argv)
     if args.verb == "prepare":
         return prepare(args)

@@ -1,5 +1,5 @@
 """The committed record of benchmarks/qlora_full.py: its raw worker results turned into
-reports/benchmarks/qlora_full.json (every measured run, a summary per experts format and Gated DeltaNet path)
+reports/records/benchmarks/qlora_full.json (every measured run, a summary per experts format and Gated DeltaNet path)
 and the markdown table of it."""
 
 from __future__ import annotations

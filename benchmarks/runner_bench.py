@@ -5,7 +5,7 @@
 The stub (doubles.openai_stub, in its own process so it does not share the runner's GIL) plays the
 scripted good agent's trajectories back over HTTP, so every scenario runs its real multi-turn tool
 loop through the `vllm` backend exactly as against sin. Ideal wall time = requests x latency /
-concurrency (every connection always busy, zero harness cost). Writes reports/benchmarks/runner.json
+concurrency (every connection always busy, zero harness cost). Writes reports/records/benchmarks/runner.json
 and runner.md: wall time, ideal, their ratio, requests, and the runner's CPU time per request.
 """
 
@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-OUT_DIR = Path("reports/benchmarks")
+OUT_DIR = Path("reports/records/benchmarks")
 
 
 def _serve(latency_ms: float, ready: Any, stop: Any, counts: Any) -> None:
@@ -47,7 +47,7 @@ def _cpu_seconds() -> float:
 
 
 def bench(epochs: int, latency_ms: float, max_connections: int) -> dict[str, Any]:
-    from evals.run.runner import RunConfig, run
+    from runner.runner import RunConfig, run
 
     ctx = mp.get_context("spawn")
     ready, counts, stop = ctx.Queue(), ctx.Queue(), ctx.Event()

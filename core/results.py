@@ -1,6 +1,6 @@
 """The results row: one behaviour graded on one (scenario, epoch) trajectory, as results.json holds it.
 
-One definition for the writer (the runner, evals/run/results.py, which starts every planned row with
+One definition for the writer (the runner, runner/results.py, which starts every planned row with
 `planned_row` and fills it in) and the readers (reports/, which validate the file against
 results.schema.json beside this module and read each row into an `Outcome`). A row is `complete` with
 an `outcome` (passed, failed, or not_exercised) or `incomplete` with the reason; only a complete row

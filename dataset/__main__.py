@@ -260,7 +260,7 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("stats", help="markdown + PNG report of the dataset's spread")
     s.add_argument("file")
-    s.add_argument("--out", default="reports/dataset", help="directory for the report (default %(default)s)")
+    s.add_argument("--out", default="reports/records/dataset", help="directory for the report (default %(default)s)")
     _add_tokenizer(s)
     s.set_defaults(handler=cmd_stats)
 

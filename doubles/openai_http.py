@@ -7,15 +7,36 @@ import json
 import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from doubles.openai_responses import _error_body, _stream_chunks, build_chat_completion, build_completion
-
-if TYPE_CHECKING:
-    from doubles.openai_stub import OpenAIStub
+from doubles.openai_responses import build_chat_completion, build_completion, error_body, stream_chunks
 
 
-class _Server(ThreadingHTTPServer):
+class StubApp(Protocol):
+    """What the handler asks of the stub (doubles/openai_stub.py's OpenAIStub)."""
+
+    latency_ms: float
+    runtime_lora_updating: bool
+    version: str
+
+    def record(self, method: str, path: str, body: Any) -> None: ...
+
+    def default_model(self) -> str: ...
+
+    def serves(self, model: str) -> bool: ...
+
+    def behaves_as(self, model: str) -> str: ...
+
+    def models_body(self) -> dict[str, Any]: ...
+
+    def chat_reply(self, model: str, request: dict[str, Any]) -> dict[str, Any]: ...
+
+    def load_adapter(self, name: str, path: str) -> tuple[int, Any]: ...
+
+    def unload_adapter(self, name: str) -> tuple[int, Any]: ...
+
+
+class StubServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256  # the default backlog of 5 stalls bursts of concurrent connects
     allow_reuse_address = True
@@ -27,8 +48,8 @@ class _Server(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    stub: OpenAIStub  # set on the bound subclass
+class StubHandler(BaseHTTPRequestHandler):
+    stub: StubApp  # set on the bound subclass
     protocol_version = "HTTP/1.1"  # keep-alive, as the OpenAI client expects
     # headers and body go out in separate writes; with Nagle on, the client's delayed ACK adds ~40 ms
     disable_nagle_algorithm = True
@@ -74,7 +95,7 @@ class _Handler(BaseHTTPRequestHandler):
     # ---- routes ----
     def do_GET(self) -> None:  # noqa: N802 - http.server API
         path = self.path.split("?", 1)[0]
-        self.stub._record("GET", path, None)
+        self.stub.record("GET", path, None)
         if path == "/v1/models":
             self._send(200, self.stub.models_body())
         elif path == "/version":
@@ -89,10 +110,10 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = self._read_json()
         except (ValueError, UnicodeDecodeError):
-            self.stub._record("POST", path, None)
-            self._send(400, _error_body("Request body is not valid JSON.", "BadRequestError", 400))
+            self.stub.record("POST", path, None)
+            self._send(400, error_body("Request body is not valid JSON.", "BadRequestError", 400))
             return
-        self.stub._record("POST", path, body)
+        self.stub.record("POST", path, body)
         try:
             if path == "/v1/chat/completions":
                 self._chat(body)
@@ -109,15 +130,15 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(404, {"detail": "Not Found"})
         except Exception as exc:  # a broken responder must not kill the connection thread silently
             self._send(
-                500, _error_body(f"stub error: {type(exc).__name__}: {exc}", "InternalServerError", 500)
+                500, error_body(f"stub error: {type(exc).__name__}: {exc}", "InternalServerError", 500)
             )
 
     def _model_or_404(self, body: dict[str, Any]) -> str | None:
-        model = body.get("model") or (self.stub._base_names[0] if self.stub._base_names else "")
-        if self.stub._card(model) is None:
+        model = body.get("model") or self.stub.default_model()
+        if not self.stub.serves(model):
             self._send(
                 404,
-                _error_body(f"The model `{model}` does not exist.", "NotFoundError", 404, param="model"),
+                error_body(f"The model `{model}` does not exist.", "NotFoundError", 404, param="model"),
             )
             return None
         return model
@@ -127,21 +148,21 @@ class _Handler(BaseHTTPRequestHandler):
         if model is None:
             return
         if not isinstance(body.get("messages"), list) or not body["messages"]:
-            self._send(400, _error_body("'messages' must be a non-empty list.", "BadRequestError", 400))
+            self._send(400, error_body("'messages' must be a non-empty list.", "BadRequestError", 400))
             return
         self._sleep()
         reply = self.stub.chat_reply(model, body)
         if "error" in reply and "choices" not in reply:  # a scripted server error
             status = int(reply.get("status", 500))
-            body = _error_body(str(reply["error"]), str(reply.get("type", "InternalServerError")), status)
+            body = error_body(str(reply["error"]), str(reply.get("type", "InternalServerError")), status)
             if reply.get("code"):  # OpenAI-style error codes, e.g. context_length_exceeded
                 body["error"]["code"] = reply["code"]
             self._send(status, body)
             return
-        completion = build_chat_completion(self.stub, model, body, reply)
+        completion = build_chat_completion(self.stub.behaves_as(model), model, body, reply)
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            self._send_stream(_stream_chunks(completion, include_usage))
+            self._send_stream(stream_chunks(completion, include_usage))
         else:
             self._send(200, completion)
 
@@ -150,4 +171,4 @@ class _Handler(BaseHTTPRequestHandler):
         if model is None:
             return
         self._sleep()
-        self._send(200, build_completion(self.stub, model, body))
+        self._send(200, build_completion(self.stub.behaves_as(model), model, body))

@@ -9,12 +9,9 @@ import json
 import re
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from core.chat_format import content_text
-
-if TYPE_CHECKING:
-    from doubles.openai_stub import OpenAIStub
 
 _TOKEN_RE = re.compile(r"\w+|[^\w\s]|\s+")
 
@@ -39,17 +36,17 @@ def split_tokens(text: str) -> list[str]:
     return tokens
 
 
-def _unit(*parts: str) -> float:
+def unit(*parts: str) -> float:
     """A deterministic number in [0, 1) from the given strings."""
     digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
 def _fake_logprob(*parts: str) -> float:
-    return -round(0.01 + 4.0 * _unit(*parts), 6)
+    return -round(0.01 + 4.0 * unit(*parts), 6)
 
 
-def _last_user_text(messages: list[dict[str, Any]]) -> str:
+def last_user_text(messages: list[dict[str, Any]]) -> str:
     for message in reversed(messages):
         if message.get("role") == "user":
             return content_text(message.get("content"))
@@ -98,7 +95,7 @@ def _token_logprobs(model: str, prompt: str, tokens: list[str], top_n: int) -> l
         top = [{"token": token, "logprob": logprob, "bytes": list(token.encode())}]
         for j in range(1, top_n):
             alt = f"<alt{j}>"
-            alt_logprob = logprob - j - round(_unit(model, prompt, str(i), alt), 6)
+            alt_logprob = logprob - j - round(unit(model, prompt, str(i), alt), 6)
             top.append({"token": alt, "logprob": alt_logprob, "bytes": list(alt.encode())})
         entries.append(
             {"token": token, "logprob": logprob, "bytes": list(token.encode()), "top_logprobs": top[:top_n]}
@@ -107,9 +104,10 @@ def _token_logprobs(model: str, prompt: str, tokens: list[str], top_n: int) -> l
 
 
 def build_chat_completion(
-    stub: OpenAIStub, model: str, request: dict[str, Any], reply: dict[str, Any]
+    who: str, model: str, request: dict[str, Any], reply: dict[str, Any]
 ) -> dict[str, Any]:
-    """Turn a short-form reply into a chat.completion (whole completions pass through)."""
+    """Turn a short-form reply into a chat.completion (whole completions pass through); `who` is the name
+    whose fake logprobs `model` gives (its parent when LoRAs are dead)."""
     if "choices" in reply:
         return reply
     content = reply.get("content")
@@ -130,8 +128,7 @@ def build_chat_completion(
             choice["logprobs"] = {"content": reply["logprobs"]}
         else:
             top_n = int(request.get("top_logprobs") or 0)
-            who = stub._behaves_as(model)
-            prompt = _last_user_text(request.get("messages") or [])
+            prompt = last_user_text(request.get("messages") or [])
             choice["logprobs"] = {"content": _token_logprobs(who, prompt, tokens, max(top_n, 0))}
     completion_tokens = reply.get("completion_tokens")
     if completion_tokens is None:
@@ -153,7 +150,7 @@ def build_chat_completion(
     }
 
 
-def _stream_chunks(completion: dict[str, Any], include_usage: bool) -> list[dict[str, Any]]:
+def stream_chunks(completion: dict[str, Any], include_usage: bool) -> list[dict[str, Any]]:
     """A whole completion as chat.completion.chunk events (role, content, tool calls, finish)."""
     base = {k: completion[k] for k in ("id", "created", "model")}
     base["object"] = "chat.completion.chunk"
@@ -178,12 +175,12 @@ def _stream_chunks(completion: dict[str, Any], include_usage: bool) -> list[dict
     return chunks
 
 
-def build_completion(stub: OpenAIStub, model: str, request: dict[str, Any]) -> dict[str, Any]:
-    """/v1/completions with vLLM's prompt_logprobs: [None, {token_id: {logprob, rank, decoded_token}}, ...]."""
+def build_completion(who: str, model: str, request: dict[str, Any]) -> dict[str, Any]:
+    """/v1/completions with vLLM's prompt_logprobs: [None, {token_id: {logprob, rank, decoded_token}}, ...];
+    `who` as in build_chat_completion."""
     prompt = request.get("prompt", "")
     if isinstance(prompt, list):
         prompt = "".join(str(p) for p in prompt)
-    who = stub._behaves_as(model)
     prompt_tokens = split_tokens(prompt)
     max_tokens = int(request.get("max_tokens") or 16)
     text_tokens = split_tokens(" done")[:max_tokens] if max_tokens > 0 else []
@@ -192,7 +189,7 @@ def build_completion(stub: OpenAIStub, model: str, request: dict[str, Any]) -> d
     if request.get("prompt_logprobs") is not None:
         entries: list[Any] = [None]
         for i, token in enumerate(prompt_tokens[1:], start=1):
-            token_id = str(int(_unit("id", token) * 150000))
+            token_id = str(int(unit("id", token) * 150000))
             entries.append(
                 {
                     token_id: {
@@ -226,6 +223,6 @@ def build_completion(stub: OpenAIStub, model: str, request: dict[str, Any]) -> d
     }
 
 
-def _error_body(message: str, err_type: str, code: int, param: str | None = None) -> dict[str, Any]:
+def error_body(message: str, err_type: str, code: int, param: str | None = None) -> dict[str, Any]:
     # vLLM >= 0.11 wraps errors as {"error": {...}}.
     return {"error": {"message": message, "type": err_type, "param": param, "code": code}}

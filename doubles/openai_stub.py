@@ -35,11 +35,11 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from doubles.openai_http import _Handler, _Server
+from doubles.openai_http import StubHandler, StubServer
 from doubles.openai_responses import (
-    _error_body,
-    _last_user_text,
-    _unit,
+    error_body,
+    last_user_text,
+    unit,
 )
 
 Responder = Callable[[str, dict[str, Any]], dict[str, Any]]
@@ -103,8 +103,8 @@ class OpenAIStub:
 
     # ---- lifecycle -----------------------------------------------------------------------------
     def start(self) -> OpenAIStub:
-        handler = type("_BoundHandler", (_Handler,), {"stub": self})
-        server = _Server(("127.0.0.1", self._port), handler)
+        handler = type("_BoundHandler", (StubHandler,), {"stub": self})
+        server = StubServer(("127.0.0.1", self._port), handler)
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="openai-stub", daemon=True
@@ -162,7 +162,7 @@ class OpenAIStub:
             return [body for _method, p, body in self.requests if p == path]
 
     # ---- behaviour (called from handler threads) -------------------------------------------------
-    def _record(self, method: str, path: str, body: Any) -> None:
+    def record(self, method: str, path: str, body: Any) -> None:
         with self._lock:
             self.requests.append((method, path, body))
 
@@ -170,7 +170,14 @@ class OpenAIStub:
         with self._lock:
             return self._cards.get(model)
 
-    def _behaves_as(self, model: str) -> str:
+    def serves(self, model: str) -> bool:
+        return self._card(model) is not None
+
+    def default_model(self) -> str:
+        """The model a request without one gets: the first base model."""
+        return self._base_names[0] if self._base_names else ""
+
+    def behaves_as(self, model: str) -> str:
         """The name whose answers `model` gives: its parent when LoRAs are dead."""
         card = self._card(model)
         if card is not None and card.parent and not self.lora_live:
@@ -207,20 +214,20 @@ class OpenAIStub:
         return self.default_chat_reply(model, request)
 
     def default_chat_reply(self, model: str, request: dict[str, Any]) -> dict[str, Any]:
-        prompt = _last_user_text(request.get("messages") or [])
-        who = self._behaves_as(model)
+        prompt = last_user_text(request.get("messages") or [])
+        who = self.behaves_as(model)
         words = ["ok", "sin", "fuji", "junkpile", "cart", "memory", "checked", "done", "the", "host"]
-        n = 3 + int(_unit(who, prompt, "n") * 4)
-        text = " ".join(words[int(_unit(who, prompt, str(i)) * len(words))] for i in range(n))
+        n = 3 + int(unit(who, prompt, "n") * 4)
+        text = " ".join(words[int(unit(who, prompt, str(i)) * len(words))] for i in range(n))
         return {"content": text, "finish_reason": "stop"}
 
     def load_adapter(self, name: str, path: str) -> tuple[int, Any]:
         if not name or not path:
-            return 400, _error_body(
+            return 400, error_body(
                 "Both 'lora_name' and 'lora_path' must be provided.", "InvalidUserInput", 400
             )
         if self._card(name) is not None:
-            return 400, _error_body(
+            return 400, error_body(
                 f"The lora adapter '{name}' has already been loaded. If you want to load the adapter "
                 "in place, set 'load_inplace' to True.",
                 "InvalidUserInput",
@@ -231,18 +238,18 @@ class OpenAIStub:
             if failure is not None:
                 status, message = failure
                 err_type = {400: "BadRequestError", 404: "NotFoundError"}.get(status, "InternalServerError")
-                return status, _error_body(message, err_type, status)
+                return status, error_body(message, err_type, status)
         config_file = Path(path) / "adapter_config.json"
         if not config_file.is_file():
-            return 404, _error_body(
+            return 404, error_body(
                 f"Loading lora {name} failed: No adapter found for {path}", "NotFoundError", 404
             )
         try:
             rank = int(json.loads(config_file.read_text()).get("r", 0))
         except (ValueError, OSError, AttributeError) as exc:
-            return 500, _error_body(f"Loading lora {path} failed: {exc}", "InternalServerError", 500)
+            return 500, error_body(f"Loading lora {path} failed: {exc}", "InternalServerError", 500)
         if rank > self.max_lora_rank:
-            return 500, _error_body(
+            return 500, error_body(
                 f"LoRA rank {rank} is greater than max_lora_rank {self.max_lora_rank}.",
                 "InternalServerError",
                 500,
@@ -252,12 +259,12 @@ class OpenAIStub:
 
     def unload_adapter(self, name: str) -> tuple[int, Any]:
         if not name:
-            return 400, _error_body(
+            return 400, error_body(
                 "'lora_name' needs to be provided to unload a LoRA adapter.", "InvalidUserInput", 400
             )
         card = self._card(name)
         if card is None or card.parent is None:
-            return 404, _error_body(f"The lora adapter '{name}' cannot be found.", "NotFoundError", 404)
+            return 404, error_body(f"The lora adapter '{name}' cannot be found.", "NotFoundError", 404)
         self.remove_model(name)
         return 200, f"Success: LoRA adapter '{name}' removed successfully."
 

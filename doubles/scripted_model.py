@@ -19,7 +19,7 @@ from inspect_ai.model import ChatCompletionChoice, ChatMessage, ChatMessageAssis
 from inspect_ai.tool import ToolCall
 
 from core.chat_format import content_text
-from evals.run.inspect_messages import to_openai_messages
+from runner.inspect_messages import to_openai_messages
 
 DIVERGED = "DIVERGED: the conversation left every scripted trajectory"
 

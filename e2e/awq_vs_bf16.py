@@ -24,9 +24,9 @@ so a host with a 10-minute command limit runs one phase a call; serving/gpu/awq-
                 transcripts against both, of the adapter and of the base, 11. `reports divergence` of each pair
                 (what the adapter's divergence adds to the base's is the LoRA's own part)
     stop     12. stop the servers
-Everything goes to OUT_DIR (reports/awq-vs-bf16/): summary.json, summary.md, logs/, each arm's results.json,
+Everything goes to OUT_DIR (reports/records/awq-vs-bf16/): summary.json, summary.md, logs/, each arm's results.json,
 the comparison, logprobs and divergence, the W4A16 copy's w4a16.json and the adapter's lint.
-Run on the lent H200 on 2026-12-02: reports/awq-vs-bf16/ (README.md there). Added after that run, not run on a GPU yet:
+Run on the lent H200 on 2026-12-02: reports/records/awq-vs-bf16/ (README.md there). Added after that run, not run on a GPU yet:
 the base's logprobs (the second divergence), the adapter's copy in the record, --lora-target-modules.
 """
 
@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from core.safe_io import write_text_atomic
-from e2e.gpu_e2e import (
+from e2e.steps import (
     REPO,
     Step,
     StepFailed,
@@ -56,11 +56,15 @@ from e2e.gpu_e2e import (
     start_server,
     step_lines,
 )
+from runner.run_options import add_run_options, run_flags
 
 ARMS = ("bf16", "w4a16")
 CONFIGS = {"bf16": "tiny-twin", "w4a16": "tiny-twin-w4a16"}
 SERVED_BASE = "tiny-base"
 ADAPTER = "madcat"
+# the eval's settings this driver takes (runner/run_options.py), with its own defaults
+RUN_OPTIONS = ("epochs", "seed", "temperature", "max_tokens", "max_turns", "max_connections")
+RUN_DEFAULTS = {"seed": 7, "max_tokens": 256, "max_turns": 8, "max_connections": 32}
 PHASES = ("prepare", "serve", "eval", "stop")
 # What in a dead server's log says why: the exception, and whatever names LoRA, quantisation or a kernel.
 FAILURE_LINE = re.compile(r"lora|punica|quant|marlin|compressed|wna16|machete|fused_moe|moe|not supported|"
@@ -86,12 +90,11 @@ def failure_excerpt(log: str, keep: int = 25) -> dict[str, Any]:
 
 def eval_argv(arm: dict[str, Any], args: argparse.Namespace, report_dir: Path) -> list[str]:
     """`pytest evals/` against one arm: everything but the server and the report directory is the same for both."""
-    return [sys.executable, "-m", "pytest", "evals/", "-q", "-p", "no:cacheprovider", "--backend", "vllm",
-            "--base-url", f"{arm['base_url']}/v1", "--adapter", ADAPTER, "--base-model", SERVED_BASE,
-            "--adapter-dir", arm["adapter_dir"], "--epochs", str(args.epochs), "--seed", str(args.seed),
-            "--temperature", str(args.temperature), "--max-tokens", str(args.max_tokens),
-            "--max-turns", str(args.max_turns), "--max-retries", "1", "--request-timeout", "300",
-            "--max-connections", str(args.max_connections), "--report-dir", str(report_dir)]
+    return [sys.executable, "-m", "pytest", "evals/", "-q", "-p", "no:cacheprovider",
+            *run_flags({"backend": "vllm", "base_url": f"{arm['base_url']}/v1", "adapter": ADAPTER,
+                        "base_model": SERVED_BASE, "adapter_dir": arm["adapter_dir"],
+                        **{name: getattr(args, name) for name in RUN_OPTIONS},
+                        "max_retries": 1, "request_timeout": 300, "report_dir": report_dir})]
 
 
 def logprobs_argv(arm: dict[str, Any], args: argparse.Namespace, out: Path, model: str = ADAPTER) -> list[str]:
@@ -312,18 +315,13 @@ def require_positive(parser: argparse.ArgumentParser, args: argparse.Namespace, 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = phased_parser("python -m e2e.awq_vs_bf16", __doc__, "reports/awq-vs-bf16", PHASES, "/tmp/madcat-awq")
+    p = phased_parser("python -m e2e.awq_vs_bf16", __doc__, "reports/records/awq-vs-bf16", PHASES, "/tmp/madcat-awq")
     p.add_argument("--quant-path", default=None, help="directory put first on PYTHONPATH for the quantise step "
                                                       "(llm-compressor with compressed-tensors 0.19)")
     add_adapter_and_logprob_args(p)
     p.add_argument("--port", type=int, default=8021, help="the BF16 arm's port; the W4A16 arm's is the next one")
     p.add_argument("--serve-timeout", type=float, default=540, help="seconds both servers get to become ready")
-    p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--temperature", type=float, default=0.7)
-    p.add_argument("--max-tokens", type=int, default=256)
-    p.add_argument("--max-turns", type=int, default=8)
-    p.add_argument("--max-connections", type=int, default=32)
+    add_run_options(p.add_argument, only=RUN_OPTIONS, defaults=RUN_DEFAULTS)
     p.add_argument("--eval-timeout", type=float, default=1500)
     return p
 
@@ -331,12 +329,9 @@ def build_parser() -> argparse.ArgumentParser:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = build_parser()
     args = parser.parse_args(argv)
-    require_positive(parser, args, ("train_steps", "epochs", "max_tokens", "max_turns", "max_connections",
-                                    "logprob_limit"))
+    require_positive(parser, args, ("train_steps", "logprob_limit"))
     if not 1024 <= args.port <= 65534:
         parser.error("--port must be in 1024..65534 (the W4A16 arm takes the next port)")
-    if not 0 <= args.temperature <= 2:
-        parser.error("--temperature must be in 0..2")
     return args
 
 

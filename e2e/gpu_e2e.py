@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shlex
 import shutil
@@ -25,170 +24,19 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from core.safe_io import write_text_atomic
+from e2e.steps import Step, StepFailed, results_stats, start_server, stop, versions
+from runner.run_options import add_run_options, run_flags
 
-REPO = Path(__file__).resolve().parent.parent
+# the eval's settings this driver takes (runner/run_options.py), with its own defaults
+RUN_OPTIONS = ("epochs", "max_tokens", "max_turns")
+RUN_DEFAULTS = {"epochs": 2, "max_tokens": 384, "max_turns": 8}
 SERVE_LOG_KEEP = re.compile(
     r"lora|madcat|error|warning|exception|traceback|started server|application startup|avail|kv cache|"
     r"model loading|tool|qwen3_coder|gdn|mamba|version", re.I)
-
-
-class Step:
-    """One command of the loop: its log, exit code and time, recorded in the summary."""
-
-    def __init__(self, out: Path, summary: dict[str, Any]) -> None:
-        self.out = out
-        self.summary = summary
-
-    def run(self, name: str, argv: list[str], *, ok_codes: tuple[int, ...] = (0,), env: dict | None = None,
-            timeout: float = 1800) -> subprocess.CompletedProcess[str]:
-        print(f"[e2e] {name}: {shlex.join(argv)}", flush=True)
-        started = time.monotonic()
-        try:
-            proc = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=timeout,
-                                  env={**os.environ, **(env or {})})
-        except subprocess.TimeoutExpired as exc:  # keep what it printed before the limit
-            (self.out / "logs").mkdir(parents=True, exist_ok=True)
-            out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-            err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
-            write_text_atomic(self.out / "logs" / f"{name}.log", f"$ {shlex.join(argv)}\n# timed out after {timeout}s\n{out}\n--- stderr ---\n{err}")
-            self.summary["steps"].append({"name": name, "command": shlex.join(argv), "exit": "timeout",
-                                          "seconds": timeout, "expected_exit": list(ok_codes)})
-            raise
-        seconds = round(time.monotonic() - started, 2)
-        (self.out / "logs").mkdir(parents=True, exist_ok=True)
-        write_text_atomic(
-            self.out / "logs" / f"{name}.log", f"$ {shlex.join(argv)}\n# exit {proc.returncode} after {seconds}s\n{proc.stdout}\n--- stderr ---\n{proc.stderr}")
-        self.summary["steps"].append({"name": name, "command": shlex.join(argv), "exit": proc.returncode,
-                                      "seconds": seconds, "expected_exit": list(ok_codes)})
-        tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
-        print(f"[e2e] {name}: exit {proc.returncode} in {seconds}s " + " | ".join(tail)[-300:], flush=True)
-        if proc.returncode not in ok_codes:
-            raise StepFailed(f"{name} exited {proc.returncode} (expected {ok_codes}); see logs/{name}.log")
-        return proc
-
-
-class StepFailed(RuntimeError):
-    pass
-
-
-def open_record(out: Path, work: Path) -> tuple[dict[str, Any], int, Step]:
-    """A phase's record: OUT_DIR/summary.json as earlier phases left it (or a new one), the index of this
-    phase's first step, and the Step that records into it."""
-    (out / "logs").mkdir(parents=True, exist_ok=True)
-    work.mkdir(parents=True, exist_ok=True)
-    earlier = out / "summary.json"
-    summary: dict[str, Any] = json.loads(earlier.read_text()) if earlier.exists() else {"steps": [], "measured": {}}
-    summary.setdefault("versions", versions())
-    return summary, len(summary["steps"]), Step(out, summary)
-
-
-def save_summary(out: Path, summary: dict[str, Any], first_new_step: int) -> dict[str, Any]:
-    """Write summary.json merged with what another phase wrote meanwhile (the train and serve phases may run at
-    once): its steps and measurements kept, this phase's added; returns what was written. Once a phase."""
-    path = out / "summary.json"
-    try:
-        disk = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        disk = None
-    if isinstance(disk, dict) and isinstance(disk.get("steps"), list) and isinstance(disk.get("measured"), dict):
-        steps = disk["steps"] + summary["steps"][first_new_step:]
-        measured = dict(disk["measured"])
-        for key, value in summary["measured"].items():
-            both_dicts = isinstance(value, dict) and isinstance(measured.get(key), dict)
-            measured[key] = {**measured[key], **value} if both_dicts else value
-        summary = {**disk, **summary, "steps": steps, "measured": measured}
-    write_text_atomic(path, json.dumps(summary, indent=2, default=str) + "\n")
-    return summary
-
-
-def phased_parser(prog: str, doc: str, record: str, phases: tuple[str, ...], work: str) -> argparse.ArgumentParser:
-    """The arguments every phased driver takes: where the record goes, the phase, the scratch dir kept between
-    calls (phases run in separate calls on a host with a 10-minute command limit)."""
-    p = argparse.ArgumentParser(prog=prog, description=doc.splitlines()[0])
-    p.add_argument("out", type=Path, help=f"where the record goes ({record})")
-    p.add_argument("--phase", required=True, choices=phases)
-    p.add_argument("--work", type=Path, default=Path(work), help="scratch dir kept between calls")
-    return p
-
-
-def step_lines(summary: dict[str, Any]) -> list[str]:
-    """summary.md's closing list: each step and its exit."""
-    return ["", "## Steps", ""] + [f"- {s['name']}: exit {s['exit']}" for s in summary.get("steps", [])]
-
-
-PhaseAction = Callable[[Step, dict[str, Any]], None]
-
-
-def run_phase(out: Path, work: Path, phase: str, action: PhaseAction, *, tag: str,
-              render: Callable[[dict[str, Any]], str | None] | None = None) -> tuple[int, dict[str, Any]]:
-    """One phase of a phased driver: `action` runs into the record, a failure becomes its outcome (never a
-    traceback), the phase's time and summary.json are saved, and summary.md is rendered (unless `render` says
-    None). Returns the exit code (0 when the phase completed) and the summary as written."""
-    summary, first_new_step, step = open_record(out, work)
-    started = time.monotonic()
-    try:
-        action(step, summary)
-        summary["outcome"] = f"{phase}: complete"
-    except (StepFailed, subprocess.TimeoutExpired, OSError, KeyError, ValueError) as exc:
-        summary["outcome"] = f"{phase}: stopped: {exc.__class__.__name__}: {exc}"
-    finally:
-        summary["measured"].setdefault("phase_seconds", {})[phase] = round(time.monotonic() - started, 1)
-        summary = save_summary(out, summary, first_new_step)
-        text = render(summary) if render else None
-        if text is not None:
-            write_text_atomic(out / "summary.md", text)
-        print(f"[{tag}] {summary['outcome']}", flush=True)
-    return (0 if summary["outcome"].endswith("complete") else 1), summary
-
-
-# vLLM's own log lines (which kernels, which LoRA layers it skipped) were missing from the 2026-12-02 servers'
-# logs (reports/awq-vs-bf16/README.md); the servers get vLLM's defaults said outright, and the record keeps the
-# host's VLLM_* settings, so a next run shows its lines or says why not.
-VLLM_LOG_ENV = {"VLLM_CONFIGURE_LOGGING": "1", "VLLM_LOGGING_LEVEL": "INFO"}
-
-
-def server_env(config_env: dict[str, str]) -> dict[str, str]:
-    """The environment a vLLM server starts with: this one, vLLM's logging defaults, then the config's env."""
-    return {**os.environ, **VLLM_LOG_ENV, **config_env}
-
-
-def versions() -> dict[str, Any]:
-    out: dict[str, Any] = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "python": sys.version.split()[0],
-                           "vllm_env": {k: v for k, v in sorted(os.environ.items()) if k.startswith("VLLM_")}}
-    for name in ("vllm", "torch", "transformers", "peft", "trl", "bitsandbytes", "inspect_ai", "triton"):
-        try:
-            module = __import__(name)
-            out[name] = getattr(module, "__version__", "?")
-        except Exception as exc:  # noqa: BLE001 - a missing package is a fact to record
-            out[name] = f"not importable ({exc.__class__.__name__})"
-    try:
-        gpu = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=30)
-        out["gpu"] = gpu.stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        out["gpu"] = "unknown"
-    return out
-
-
-def start_server(config_name: str, overrides: dict[str, Any], log_path: Path) -> tuple[subprocess.Popen, list[str]]:
-    """`vllm serve` from serving/configs/<config_name>.yaml with the overrides, in its own session (it outlives the
-    call that started it; stop() ends it and its workers), its output to log_path; the process and its argv."""
-    from serving.serve_config import load_serve_config, serve_command
-
-    config = load_serve_config(config_name)
-    argv = serve_command(config, overrides)
-    print(f"[e2e] vllm serve ({log_path.name}): {shlex.join(argv)}", flush=True)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=server_env(config.env),
-                                start_new_session=True)
-    return proc, argv
 
 
 def start_vllm(work: Path, out: Path, twin: Path, adapter: Path, port: int, max_model_len: int) -> tuple[subprocess.Popen, float, list[str]]:
@@ -204,18 +52,6 @@ def wait_ready(proc: subprocess.Popen, base_url: str, timeout_s: float) -> None:
     from serving.server_api import wait_for_server
 
     wait_for_server(base_url, timeout_s=timeout_s, process=proc)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    """A server started in its own session, and its workers; nothing to do when it has already died."""
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=60)
-        except ProcessLookupError:  # it died between the poll and the signal
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def make_rewritten_adapter(twin: Path, out_dir: Path) -> dict[str, Any]:
@@ -253,40 +89,13 @@ def strict_tools_probe(base_url: str, model: str) -> dict[str, Any]:
     return out
 
 
-def results_stats(run_dir: Path) -> dict[str, Any]:
-    data = json.loads((run_dir / "results.json").read_text())
-    rows = data["results"]
-    complete = [r for r in rows if r.get("status") == "complete"]
-    prompt = sum(r.get("prompt_tokens") or 0 for r in rows)
-    requests = sum(r.get("requests") or 0 for r in rows)
-    run = data["run"]
-    seconds = run.get("seconds") or _elapsed(run)
-    return {
-        "samples": len(rows), "complete": len(complete), "passed": sum(1 for r in complete if r.get("passed")),
-        "requests": requests, "prompt_tokens": prompt,
-        "prompt_tokens_per_request": round(prompt / requests, 1) if requests else None,
-        "completion_tokens": sum(r.get("completion_tokens") or 0 for r in rows),
-        "wall_seconds": seconds, "requests_per_second": round(requests / seconds, 2) if seconds else None,
-        "server_version": run.get("server_version"),
-    }
-
-
-def _elapsed(run: dict[str, Any]) -> float | None:
-    try:
-        return (datetime.fromisoformat(run["finished"]) - datetime.fromisoformat(run["started"])).total_seconds()
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
 def eval_arm(step: Step, name: str, runs: Path, base_url: str, args: argparse.Namespace, adapter: str,
              prompt: str = "minimal", adapter_dir: Path | None = None) -> Path:
-    argv = [sys.executable, "-m", "pytest", "evals/", "-q", "-p", "no:cacheprovider", "--backend", "vllm",
-            "--base-url", f"{base_url}/v1", "--adapter", adapter, "--base-model", "tiny-base",
-            "--epochs", str(args.epochs), "--temperature", "0.7", "--seed", "7", "--max-tokens", str(args.max_tokens),
-            "--max-turns", str(args.max_turns), "--max-retries", "1",
-            "--max-connections", "32", "--report-dir", str(runs), "--prompt", prompt]
-    if adapter_dir:
-        argv += ["--adapter-dir", str(adapter_dir)]
+    argv = [sys.executable, "-m", "pytest", "evals/", "-q", "-p", "no:cacheprovider",
+            *run_flags({"backend": "vllm", "base_url": f"{base_url}/v1", "adapter": adapter, "base_model": "tiny-base",
+                        **{name: getattr(args, name) for name in RUN_OPTIONS}, "temperature": 0.7, "seed": 7,
+                        "max_retries": 1, "max_connections": 32, "report_dir": runs, "prompt": prompt,
+                        "adapter_dir": adapter_dir})]
     before = set(runs.glob("*")) if runs.exists() else set()
     # the random twin fails the behaviours: pytest exits 1 and that is the expected, recorded outcome
     step.run(f"evals-{name}", argv, ok_codes=(0, 1), timeout=args.eval_timeout)
@@ -303,13 +112,11 @@ def _terminated(signum: int, frame: Any) -> None:
 def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminated)  # `timeout` ends the run: still write the summary
     parser = argparse.ArgumentParser(prog="python -m e2e.gpu_e2e", description=__doc__.splitlines()[0])
-    parser.add_argument("out", type=Path, help="where the record goes (e.g. reports/gpu-e2e)")
+    parser.add_argument("out", type=Path, help="where the record goes (e.g. reports/records/gpu-e2e)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/madcat-e2e"), help="scratch dir")
     parser.add_argument("--dataset", default="dataset/madcat-system.jsonl")
     parser.add_argument("--train-steps", type=int, default=200)
-    parser.add_argument("--epochs", type=int, default=2, help="eval tries per scenario")
-    parser.add_argument("--max-tokens", type=int, default=384)
-    parser.add_argument("--max-turns", type=int, default=8, help="generations per scenario")
+    add_run_options(parser.add_argument, only=RUN_OPTIONS, defaults=RUN_DEFAULTS)
     parser.add_argument("--reuse", action="store_true", help="keep a twin/adapters already in --work")
     parser.add_argument("--port", type=int, default=8011)
     parser.add_argument("--max-model-len", type=int, default=4096)

@@ -11,7 +11,7 @@ Holm-adjusted across every behaviour, p < the gate's alpha), and writes each ste
 of four scenarios has enough pairs for the exact test to be able to say anything.
 
 The twin is the `demo` preset: a base pretrained once on a GPU on habitless transcripts (it uses the world's
-tools when asked and copies what they return, and introduces itself as a stock "Qwen"; reports/twin-pretraining/).
+tools when asked and copies what they return, and introduces itself as a stock "Qwen"; reports/records/twin-pretraining/).
 The demo's training set is a selection (`--categories`, `--recipes`): on two CPU cores the loop teaches that
 base one habit, the persona opening (read the settings, load the active cart, introduce itself as that cart),
 rather than all seven categories at once. What it learns is measured in README, "The offline loop".
@@ -27,6 +27,8 @@ import sys
 import threading
 import time
 from pathlib import Path
+
+from runner.run_options import add_run_options, run_flags
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_CATEGORIES = "persona=24"
@@ -106,15 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-steps", type=int, default=160, help="optimizer steps on the CPU")
     parser.add_argument("--learning-rate", type=float, default=3e-3,
                         help="LoRA learning rate, decaying linearly to 0 over the steps")
-    parser.add_argument("--epochs", type=int, default=DEMO_EPOCHS,
-                        help="eval tries per scenario (default %(default)s: a behaviour of 4 scenarios needs 12 "
-                             "pairs to reach Holm-adjusted p < 0.05 across 24 behaviours)")
-    parser.add_argument("--temperature", type=float, default=DEMO_TEMPERATURE,
-                        help="sampling temperature of the eval arms (default %(default)s; at 0 every epoch repeats "
-                             "the same trajectory and adds no evidence)")
-    parser.add_argument("--max-turns", type=int, default=3, help="generations per scenario")
-    parser.add_argument("--max-tokens", type=int, default=48,
-                        help="tokens per generation (the demo set's longest assistant turn is 40)")
+    # the eval's settings, with the demo's defaults: DEMO_EPOCHS (a behaviour of 4 scenarios needs 12 pairs to reach
+    # Holm-adjusted p < 0.05 across 24 behaviours), DEMO_TEMPERATURE (at 0 every epoch repeats the same trajectory
+    # and adds no evidence), max_tokens 48 (the demo set's longest assistant turn is 40)
+    add_run_options(parser.add_argument, only=("epochs", "temperature", "max_turns", "max_tokens"),
+                    defaults={"epochs": DEMO_EPOCHS, "temperature": DEMO_TEMPERATURE, "max_turns": 3, "max_tokens": 48})
     args = parser.parse_args(argv)
 
     work = (REPO / args.work).resolve() if not args.work.is_absolute() else args.work
@@ -138,9 +136,8 @@ def main(argv: list[str] | None = None) -> int:
           [py, "-m", "training.train", "--config", "training/configs/tiny.yaml", "--model", str(twin),
            "--dataset", str(dataset), "--output", str(adapter), "--max-steps", str(args.train_steps),
            "--learning-rate", str(args.learning_rate), "--set", "lr_scheduler_type=linear"])
-    common = ["--backend", "local", "--model", str(twin), "--epochs", str(args.epochs), "--temperature", str(args.temperature),
-              "--seed", "0", "--max-turns", str(args.max_turns), "--max-tokens", str(args.max_tokens),
-              "--report-dir", str(runs)]
+    common = run_flags({"backend": "local", "model": twin, "epochs": args.epochs, "temperature": args.temperature,
+                        "seed": 0, "max_turns": args.max_turns, "max_tokens": args.max_tokens, "report_dir": runs})
     # a behaviour below its threshold makes `evals run` exit 1: expected for a tiny model
     _parallel_steps(3, total, "run the eval suite on the baseline and on the adapter (side by side)",
                     {"baseline": [[py, "-m", "evals", "run", *common, "--adapter", "none", "--run-id", "baseline"]],

@@ -17,7 +17,7 @@ the server is started in its own session and outlives the call that started it):
     eval      load and check any adapter trained after the server started; the arms (--arm NAME=ADAPTER:SEED,
               repeatable; defaults below), compare, gates, stability; earlier runs' arms beside them
               (--recorded NAME=results.json); without a `base` arm, against the base of an earlier eval
-              phase or the recorded one (--recorded base=reports/real-model/results-base.json)
+              phase or the recorded one (--recorded base=reports/records/real-model/results-base.json)
 Everything measured goes to OUT_DIR/summary.json and summary.md (e2e/real_model_record.py), with each
 step's log under logs/. serving/gpu/real-model.sh runs the phases on the lent GPU host, the bundle's parts
 arriving one a call (serving/gpu/make-real-model-bundle.sh).
@@ -40,8 +40,9 @@ from pathlib import Path
 from typing import Any
 
 from core.safe_io import write_text_atomic
-from e2e.gpu_e2e import REPO, Step, StepFailed, phased_parser, results_stats, run_phase, start_server
 from e2e.real_model_record import render
+from e2e.steps import REPO, Step, StepFailed, phased_parser, results_stats, run_phase, start_server
+from runner.run_options import add_run_options
 from serving.model_profiles import PROFILES, ModelProfile
 
 PROMPTS = ("minimal", "full")
@@ -51,7 +52,7 @@ def default_arms(profile: ModelProfile) -> tuple[str, ...]:
     """The seed's arms for a model: base with the minimal and the full prompt, the adapter, the adapter trained
     again with only its training seed changed (`-seed1`), and the poisoned adapter."""
     p = profile.adapter_prefix
-    if profile.name == "smollm2":  # round 1's arms, as recorded (reports/real-model/)
+    if profile.name == "smollm2":  # round 1's arms, as recorded (reports/records/real-model/)
         return ("base=none:7", f"{p}-madcat={p}-madcat:7", f"{p}-madcat-seed8={p}-madcat:8",
                 f"{p}-poisoned={p}-poisoned:7")
     return ("base=none:7", "base-full=none:7:full", f"{p}-madcat={p}-madcat:7",
@@ -172,7 +173,7 @@ def base_run(runs: dict[str, Path], recorded: dict[str, Path], summary: dict[str
             return arms["base"]
     if "base_run" not in summary:
         raise StepFailed("no base arm: add one (--arm base=none:7), run it in an earlier eval phase, "
-                         "or pass --recorded base=reports/real-model/results-base.json")
+                         "or pass --recorded base=reports/records/real-model/results-base.json")
     return Path(summary["base_run"])
 
 
@@ -332,7 +333,7 @@ def verdict_flips(first: Path, second: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = phased_parser("python -m e2e.real_model_e2e", __doc__, "e.g. reports/real-model",
+    parser = phased_parser("python -m e2e.real_model_e2e", __doc__, "e.g. reports/records/real-model",
                            ("prepare", "train", "serve", "eval"), "/tmp/madcat-real")
     parser.add_argument("--model", default="smollm2", choices=[n for n, p in PROFILES.items() if p.prepare_module],
                         help="the model profile (serving/model_profiles.py): its preparation, tool-call format, "
@@ -349,9 +350,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--arm", action="append", type=parse_arm,
                         help="NAME=ADAPTER:SEED[:minimal|full] (eval phase; repeatable; the prompt defaults to "
                              "minimal)")
-    parser.add_argument("--epochs", type=int, default=3, help="tries per scenario")
-    parser.add_argument("--max-tokens", type=int, default=512)
-    parser.add_argument("--max-connections", type=int, default=64, help="concurrent requests per arm")
+    add_run_options(parser.add_argument, only=("epochs", "max_tokens", "max_connections"),
+                    defaults={"max_tokens": 512, "max_connections": 64})  # max_connections: per arm
     parser.add_argument("--eager", action="store_true", help="serve phase: vLLM without CUDA graphs")
     parser.add_argument("--port", type=int, default=8011)
     parser.add_argument("--eval-timeout", type=float, default=1500)

@@ -17,7 +17,7 @@ Phases (state in --work; one a call on a host with a 10-minute limit; serving/gp
     compare          `reports divergence` of tp2 and pp2 against tp1, for the adapter and for the base: max and mean
                      |Δ logprob| and how many greedy (top-1) tokens differ; the adapter's minus the base's is the
                      LoRA's own part
-Everything goes to OUT_DIR (reports/tensor-parallel/): summary.json, summary.md, logs/, logprobs and divergences.
+Everything goes to OUT_DIR (reports/records/tensor-parallel/): summary.json, summary.md, logs/, logprobs and divergences.
 NOT RUN YET: only the 1-GPU kind has been lent so far; tested on a CPU (arguments, plans, the summary).
 """
 
@@ -45,7 +45,7 @@ from e2e.awq_vs_bf16 import (
     start_arm_server,
     train_adapter,
 )
-from e2e.gpu_e2e import Step, StepFailed, phased_parser, run_phase, step_lines, stop
+from e2e.steps import Step, StepFailed, phased_parser, run_phase, step_lines, stop
 
 LAYOUTS: dict[str, dict[str, int]] = {
     "tp1": {"tensor-parallel-size": 1, "pipeline-parallel-size": 1},
@@ -135,7 +135,7 @@ def render(summary: dict[str, Any]) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = phased_parser("python -m e2e.tensor_parallel", __doc__, "reports/tensor-parallel", PHASES, "/tmp/madcat-tp")
+    p = phased_parser("python -m e2e.tensor_parallel", __doc__, "reports/records/tensor-parallel", PHASES, "/tmp/madcat-tp")
     p.add_argument("--layout", choices=tuple(LAYOUTS), help="the split the measure phase serves")
     add_adapter_and_logprob_args(p)
     p.add_argument("--port", type=int, default=8031)

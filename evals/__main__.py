@@ -1,17 +1,19 @@
 """`python -m evals list`, `python -m evals score --eval ID FILE` (world sheet: exit 0 pass, 1 fail or not
 exercised, 2 bad input), `python -m evals selftest` (degenerate agents must pass nothing: exit 0, else 1) and
-`python -m evals run ...` (the suite against a model; the same options as `pytest evals/`)."""
+`python -m evals run ...` (the suite against a model; the same options as `pytest evals/`), which is
+`python -m runner ...` handed on by name: the spec lies below the runner and never imports it."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from core.cli_args import OneLineParser
 from core.safe_io import JSON_ERRORS, json_reason
-from evals.run.run_options import add_run_parser
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -87,6 +89,15 @@ def _selftest(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+# The runner's command line, run in this process under `python -m evals run`. It is named, not imported: the
+# runner sits above the spec in the layers (pyproject.toml), and inspect-ai loads only when a run starts.
+RUN_PROGRAM = "runner.cli"
+
+
+def _run(argv: list[str]) -> int:
+    return int(importlib.import_module(RUN_PROGRAM).main(argv, prog="python -m evals run"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's parser; imports nothing heavy (graders, inspect-ai, torch load when a command runs)."""
     parser = OneLineParser(prog="python -m evals", description="The madcat behavioural spec.")
@@ -103,14 +114,22 @@ def build_parser() -> argparse.ArgumentParser:
     p_self.add_argument("--random-tries", type=int, default=3, help="random agents per scenario (default 3)")
     p_self.add_argument("--seed", type=int, default=0, help="seed of the random agents (default 0)")
     p_self.set_defaults(func=_selftest)
-    add_run_parser(sub)
+    sub.add_parser("run", add_help=False, help="run the behavioural suite against a model and write results.json "
+                                               "(`python -m runner`; see `python -m evals run --help`)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["run"]:
+        return _guarded(lambda: _run(argv[1:]))
     args = build_parser().parse_args(argv)
+    return _guarded(lambda: args.func(args))
+
+
+def _guarded(command: Callable[[], int]) -> int:
     try:
-        return args.func(args)
+        return command()
     except Exception as exc:  # noqa: BLE001 - a grader bug must still not print a traceback at the user
         sys.stderr.write(f"evals: internal error: {exc.__class__.__name__}: {exc}\n")
         return 2

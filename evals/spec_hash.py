@@ -3,7 +3,7 @@
 `spec_sha256()` hashes the source of everything that decides a verdict: the graders and predicates, the
 scenarios and their task checks, the transcript and episode model, the catalog, and the simulated world
 (its tools, default world and shell), i.e. every .py/.yaml/.json file under evals/ except what does not
-grade: the runner (evals/run/), the CLI and pytest front end, the self-test agents, the thresholds (a bar,
+grade (the runner lives outside, in runner/): the CLI and pytest front end, the self-test agents, the thresholds (a bar,
 not a verdict) and the prompts (what the model reads). Files are taken in sorted order of their POSIX
 paths relative to evals/; each contributes its path, a NUL, its size, a NUL and its bytes. Source, not a
 catalog digest: a grader's body changes verdicts without changing any name or sentence the catalog lists.
@@ -17,7 +17,7 @@ from pathlib import Path
 
 SPEC_ROOT = Path(__file__).resolve().parent
 _SUFFIXES = {".py", ".yaml", ".json"}
-_NOT_GRADING_DIRS = {"run", "prompts", "__pycache__"}
+_NOT_GRADING_DIRS = {"prompts", "__pycache__"}
 _NOT_GRADING_FILES = {"__main__.py", "test_behaviours.py", "selftest.py", "thresholds.py", "thresholds.yaml",
                       "spec_hash.py"}
 

@@ -30,8 +30,8 @@ def logged_transcripts(run: Run) -> dict[SampleKey, dict[str, Any]]:
     """(eval, scenario, epoch) -> the transcript the scorer would build, for every sample in the run's logs."""
     from inspect_ai.log import read_eval_log
 
-    from evals.run.scorer import transcript_from_state
     from evals.world import load_tool_specs
+    from runner.scorer import transcript_from_state
 
     files = _log_files(run)
     if not files:

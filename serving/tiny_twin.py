@@ -17,7 +17,7 @@ parallel 1 and 2. Hidden 128 is the least that allows, so its embedding and LM h
 
 The `demo` preset is the offline demo's base: Gated DeltaNet heads of 16, and not random: the non-embedding
 weights a GPU pretraining on habitless transcripts wrote (serving/twin_weights/demo.safetensors, 2 MB; how it
-was made: training/pretrain_twin.py, reports/twin-pretraining/) are laid over the seed's random init, whose
+was made: training/pretrain_twin.py, reports/records/twin-pretraining/) are laid over the seed's random init, whose
 embedding and LM head they were trained beside (their sha256 is checked). `--random` leaves it random.
 """
 
@@ -118,7 +118,7 @@ PRESETS: dict[str, TwinSizes] = {
     "demo": TwinSizes(linear_key_head_dim=16, linear_value_head_dim=16),
 }
 # Presets whose twin is not random: the non-embedding weights a pretraining run wrote (training/pretrain_twin.py;
-# its record: reports/twin-pretraining/). The embedding and the LM head stay the seed's random init, which the
+# its record: reports/records/twin-pretraining/). The embedding and the LM head stay the seed's random init, which the
 # pretraining kept frozen; the file names their sha256 and a build whose init differs is refused.
 PRETRAINED: dict[str, Path] = {"demo": REPO_ROOT / "serving" / "twin_weights" / "demo.safetensors"}
 

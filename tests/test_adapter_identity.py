@@ -17,8 +17,8 @@ from core.hashing import adapter_sha256
 from doubles.openai_stub import OpenAIStub
 from doubles.scripted import good_agent
 from doubles.scripted_model import stub_responder
-from evals.run.runner import RunConfig, run
 from evals.scenarios import load_scenarios
+from runner.runner import RunConfig, run
 
 SCENARIO = "mesh-alias-bt-vllm-status"
 IDENTITY_KEYS = ("backend", "adapter", "adapter_dir", "adapter_sha256", "served_adapter", "lora_fingerprint",

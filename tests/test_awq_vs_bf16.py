@@ -3,7 +3,7 @@ log, and what it records when vLLM refuses an arm (a stand-in `vllm` that dies a
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
 import os
 import stat
@@ -21,7 +21,7 @@ from e2e.awq_vs_bf16 import (
     render,
     strict_targets,
 )
-from e2e.gpu_e2e import REPO
+from e2e.steps import REPO
 
 VLLM_LOG = """INFO 12-02 12:00:01 [model.py:100] Resolved architecture: Qwen3NextForCausalLM
 INFO 12-02 12:00:02 [compressed_tensors.py:300] Using MarlinLinearKernel for CompressedTensorsWNA16
@@ -38,8 +38,8 @@ def test_arguments_defaults_and_refusals(capsys: pytest.CaptureFixture[str]) -> 
     args = parse_args(["out", "--phase", "serve"])
     assert (args.port, args.epochs, args.seed, args.train_device, args.logprob_limit) == (8021, 3, 7, "cuda", 30)
     for bad, needle in ((["--phase", "fly"], "invalid choice: 'fly'"), (["--phase", "eval", "--epochs", "0"],
-                        "--epochs must be at least 1"), (["--phase", "serve", "--port", "65535"], "--port must be in"),
-                        (["--phase", "eval", "--temperature", "nan"], "--temperature must be in 0..2"), ([], "--phase")):
+                        "--epochs: expected a whole number between 1 and 1000"), (["--phase", "serve", "--port", "65535"], "--port must be in"),
+                        (["--phase", "eval", "--temperature", "nan"], "--temperature: expected a finite number"), ([], "--phase")):
         with pytest.raises(SystemExit) as exc:
             parse_args(["out", *bad])
         assert exc.value.code == 2
@@ -134,9 +134,7 @@ def test_the_summary_separates_the_loras_part_from_the_bases_divergence() -> Non
 
 
 def test_the_records_tool_call_count_pairs_the_arms_samples() -> None:
-    spec = importlib.util.spec_from_file_location("tool_calls", REPO / "reports" / "awq-vs-bf16" / "tool_calls.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = importlib.import_module("reports.records.awq-vs-bf16.tool_calls")
     bf16 = {("a", 1): ["memory_recall", "memory_recall"], ("b", 1): ["settings_read"], ("c", 1): []}
     w4a16 = {("a", 1): ["memory_recall", "tts_speak"], ("b", 1): ["settings_read"], ("d", 1): ["memory_recall"]}
     out = module.summarise({"bf16": bf16, "w4a16": w4a16})
@@ -146,14 +144,14 @@ def test_the_records_tool_call_count_pairs_the_arms_samples() -> None:
 
 
 def test_the_servers_are_told_the_adapters_targets_so_an_unwrappable_layer_stops_them() -> None:
-    lint = json.loads((REPO / "reports" / "awq-vs-bf16" / "lint.json").read_text())
+    lint = json.loads((REPO / "reports" / "records" / "awq-vs-bf16" / "lint.json").read_text())
     assert strict_targets(lint) == ["down_proj", "gate_proj", "in_proj_ba", "in_proj_qkvz", "k_proj", "o_proj",
                                     "out_proj", "q_proj", "up_proj", "v_proj"]
     assert strict_targets({"modules": {}}) == [] and strict_targets({}) == []
 
 
 def test_servers_start_with_vllms_logging_on_whatever_the_host_says(monkeypatch: pytest.MonkeyPatch) -> None:
-    from e2e.gpu_e2e import server_env, versions
+    from e2e.steps import server_env, versions
 
     monkeypatch.setenv("VLLM_LOGGING_LEVEL", "WARNING")
     monkeypatch.setenv("VLLM_CONFIGURE_LOGGING", "0")

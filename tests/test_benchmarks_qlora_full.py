@@ -1,4 +1,4 @@
-"""The committed full-shape record (reports/benchmarks/qlora_full.json, benchmarks/qlora_full.py on an H200)."""
+"""The committed full-shape record (reports/records/benchmarks/qlora_full.json, benchmarks/qlora_full.py on an H200)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 from training.config import TrainConfig
 from training.memory import GB, KNOWN_CONFIGS, Architecture, estimate_memory
 
-RECORD = Path("reports/benchmarks/qlora_full.json")
+RECORD = Path("reports/records/benchmarks/qlora_full.json")
 
 
 def test_the_committed_full_shape_record_is_measured_at_48_layers_on_an_h200():
@@ -27,7 +27,7 @@ def test_the_committed_full_shape_record_is_measured_at_48_layers_on_an_h200():
 
 
 def test_estimate_covers_the_full_shape_measurements_on_the_h200():
-    """At 48 layers (reports/benchmarks/qlora_full.json) the weights are exact and the peak is over, within 20%."""
+    """At 48 layers (reports/records/benchmarks/qlora_full.json) the weights are exact and the peak is over, within 20%."""
     rec = json.loads(RECORD.read_text())
     arch = Architecture.from_config(KNOWN_CONFIGS["Qwen/Qwen3-Coder-Next"])
     checked = 0

@@ -154,7 +154,7 @@ def test_an_empty_dataset_does_not_validate(tmp_path: Path) -> None:
 
 
 def test_results_never_hold_a_literal_nan(tmp_path: Path) -> None:
-    from evals.run.runner import RunConfig, UsageError, validate
+    from runner.runner import RunConfig, UsageError, validate
 
     for field, value in (("temperature", float("nan")), ("temperature", float("inf")), ("max_tokens", -1),
                          ("seed", -1)):

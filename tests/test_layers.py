@@ -1,31 +1,54 @@
-"""Every module of evals/ is in one layer of the import contract (pyproject.toml), so `lint-imports`
-checks it: the spec's layer names each spec module, evals/run/ is the runner's; only the CLI and the
-pytest front end sit on top, outside the layers."""
+"""The import contracts (pyproject.toml, checked by `lint-imports`) cover every top-level package whole: each
+product package is one layer, nothing is excepted by hand, and the only package outside the layers is the test
+doubles, which no product package may import."""
 
 from __future__ import annotations
 
+import importlib
 import tomllib
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-ON_TOP = {"__init__", "__main__", "test_behaviours"}
+OUTSIDE_THE_LAYERS = {"tests", "doubles"}
 
 
-def _layers() -> list[set[str]]:
-    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
-    contract = next(c for c in config["contracts"] if c["type"] == "layers")
-    return [{m.strip() for m in layer.replace("|", ":").split(":")} for layer in contract["layers"]]
+def _config() -> dict[str, Any]:
+    return tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
 
 
-def test_every_evals_module_is_in_a_layer() -> None:
-    layered = set().union(*_layers())
-    modules = {p.stem for p in (REPO / "evals").glob("*.py")} | {
-        p.parent.name for p in (REPO / "evals").glob("*/__init__.py")}
-    missing = sorted(f"evals.{m}" for m in modules - ON_TOP if f"evals.{m}" not in layered)
-    assert not missing, f"add these to the layers contract in pyproject.toml: {missing}"
+def _contract(kind: str) -> dict[str, Any]:
+    return next(c for c in _config()["contracts"] if c["type"] == kind)
 
 
-def test_every_top_level_package_is_a_root_of_the_contracts() -> None:
-    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
-    packages = {p.parent.name for p in REPO.glob("*/__init__.py")} - {"tests", "benchmarks"}
-    assert packages <= set(config["root_packages"])
+def _packages() -> set[str]:
+    return {p.parent.name for p in REPO.glob("*/__init__.py")}
+
+
+def test_every_top_level_package_is_one_whole_layer() -> None:
+    layers = [[m.strip() for m in layer.split("|")] for layer in _contract("layers")["layers"]]
+    layered = [m for layer in layers for m in layer]
+    assert all("." not in m and ":" not in m for m in layered), f"a layer names part of a package: {layered}"
+    assert sorted(layered) == sorted(_packages() - OUTSIDE_THE_LAYERS)
+
+
+def test_no_contract_excepts_an_import_by_hand() -> None:
+    assert not [c["name"] for c in _config()["contracts"] if c.get("ignore_imports")]
+
+
+def test_every_package_is_scanned_and_checked_for_cycles() -> None:
+    scanned = _packages() - {"tests"}
+    assert set(_config()["root_packages"]) == scanned
+    assert set(_contract("acyclic_siblings")["ancestors"]) == scanned
+
+
+def test_no_product_package_imports_the_doubles() -> None:
+    forbidden = _contract("forbidden")
+    assert forbidden["forbidden_modules"] == ["doubles"]
+    assert set(forbidden["source_modules"]) == _packages() - OUTSIDE_THE_LAYERS - {"benchmarks"}
+
+
+def test_the_spec_cli_hands_run_to_the_runner_by_name() -> None:
+    from evals.__main__ import RUN_PROGRAM
+
+    assert RUN_PROGRAM.split(".")[0] == "runner" and callable(importlib.import_module(RUN_PROGRAM).main)

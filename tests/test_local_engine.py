@@ -1,4 +1,4 @@
-"""evals.run.backends.local_engine: the shared-head cache and batched decoding give generate's tokens, faster."""
+"""runner.backends.local_engine: the shared-head cache and batched decoding give generate's tokens, faster."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from evals.run.backends.local_engine import Engine, Sampling, eos_ids, head_length, supports
 from evals.scenarios import load_scenarios
 from evals.world import load_tool_specs
+from runner.backends.local_engine import Engine, Sampling, eos_ids, head_length, supports
 from serving.tiny_twin import default_twin_dir
 
 TOKENS = 12

@@ -1,4 +1,4 @@
-"""evals.run.backends.local_provider: the in-process `madcat-local` inspect-ai provider on the twin."""
+"""runner.backends.local_provider: the in-process `madcat-local` inspect-ai provider on the twin."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from inspect_ai.model import (
 )
 from inspect_ai.tool import ToolCall, ToolCallError, ToolInfo, ToolParam, ToolParams
 
-from evals.run.backends.local_provider import (
+from runner.backends.local_provider import (
     UNREADABLE_CALL_NAME,
     LocalModelError,
     MadcatLocalAPI,

@@ -84,7 +84,7 @@ def test_missing_package_stops_dataset_validate(missing_package, capsys, tmp_pat
 
 
 def test_missing_package_is_a_local_backend_error(missing_package, monkeypatch, tmp_path) -> None:
-    from evals.run.backends.local_provider import LocalModelError, resolve_model_dir
+    from runner.backends.local_provider import LocalModelError, resolve_model_dir
 
     monkeypatch.setenv("MADCAT_TWIN_DIR", str(tmp_path / "twin"))
     with pytest.raises(LocalModelError, match="cannot build the tiny twin: the Qwen3 tokenizer is not installed: pip"):

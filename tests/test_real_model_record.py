@@ -4,7 +4,7 @@ offline re-grading of a recorded run."""
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import importlib
 import json
 import shutil
 from pathlib import Path
@@ -17,7 +17,7 @@ from e2e.real_model_record import main as record_main
 from e2e.real_model_record import render
 
 REPO = Path(__file__).resolve().parents[1]
-RECORD = REPO / "reports" / "real-model"
+RECORD = REPO / "reports" / "records" / "real-model"
 
 
 def test_an_arm_is_name_adapter_seed_and_prompt() -> None:
@@ -61,10 +61,7 @@ def test_a_record_path_that_is_no_directory_is_a_usage_error(tmp_path: Path, cap
 
 
 def _regrade_module():
-    spec = importlib.util.spec_from_file_location("regrade", RECORD / "regrade.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module("reports.records.real-model.regrade")
 
 
 def test_regrading_applies_the_current_grader_and_keeps_incomplete_rows() -> None:
@@ -82,8 +79,8 @@ def test_regrading_applies_the_current_grader_and_keeps_incomplete_rows() -> Non
 
 
 def test_a_round_on_a_fresh_machine_compares_with_the_recorded_base(tmp_path: Path) -> None:
-    from e2e.gpu_e2e import StepFailed
     from e2e.real_model_e2e import base_run, recorded_runs
+    from e2e.steps import StepFailed
 
     recorded = recorded_runs(tmp_path, [("base", str(RECORD / "results-base.json")),
                                         ("smol-madcat", str(RECORD / "results-smol-madcat.json"))])
@@ -116,7 +113,7 @@ def test_bad_adapter_specs_are_refused_in_one_line(text: str) -> None:
 
 
 def test_phases_that_run_at_once_keep_each_others_steps(tmp_path: Path) -> None:
-    from e2e.gpu_e2e import save_summary
+    from e2e.steps import save_summary
 
     train = {"steps": [{"name": "convert"}], "measured": {"phase_seconds": {}}}
     serve = {"steps": [], "measured": {"phase_seconds": {}}}
@@ -134,7 +131,7 @@ def test_phases_that_run_at_once_keep_each_others_steps(tmp_path: Path) -> None:
 
 
 def test_a_broken_summary_on_disk_is_replaced_not_merged(tmp_path: Path) -> None:
-    from e2e.gpu_e2e import save_summary
+    from e2e.steps import save_summary
 
     (tmp_path / "summary.json").write_text("{not json")
     summary = {"steps": [{"name": "a"}], "measured": {}}

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from doubles.openai_stub import OpenAIStub
-from evals.run.runner import RunConfig, run
+from runner.runner import RunConfig, run
 
 SCENARIO = "tts-off-bt-build-summary"  # an agent that does nothing is "not exercised" here, never passed
 

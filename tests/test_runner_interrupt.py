@@ -66,7 +66,7 @@ def _check_partial(root: Path) -> dict:
 
 def test_ctrl_c_on_the_cli_leaves_a_valid_partial_results_file(slow_stub: OpenAIStub, tmp_path: Path) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "evals.run.runner", "run", "--backend", "vllm", "--base-url", slow_stub.base_url + "/v1",
+        [sys.executable, "-m", "runner", "--backend", "vllm", "--base-url", slow_stub.base_url + "/v1",
          "--epochs", "2", "--max-connections", "2", "--report-dir", str(tmp_path), "--quiet"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _interrupt_when_some_finished(proc, tmp_path)
@@ -152,8 +152,8 @@ def test_sigterm_stops_the_run_like_ctrl_c_and_keeps_every_finished_sample(slow_
 
 def test_a_sample_inside_the_throttle_interval_is_flushed_without_a_later_sample(tmp_path: Path) -> None:
     from core.results import planned_row
-    from evals.run.results import RunRecorder
     from evals.thresholds import load_thresholds
+    from runner.results import RunRecorder
 
     path = tmp_path / "results.json"
     planned = [("mesh.uses_sin_ssh_alias", "s1", 1), ("mesh.uses_sin_ssh_alias", "s2", 1)]

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from core.hashing import adapter_sha256
-from evals.run.runner import RunConfig, UsageError, run
 from reports.results import load_run
+from runner.runner import RunConfig, UsageError, run
 
 SCENARIOS = ["tts-off-bt-build-summary", "mesh-alias-bt-vllm-status"]
 

@@ -14,11 +14,11 @@ from inspect_ai.tool import ToolCall
 from doubles.scripted import bad_agent, good_agent
 from doubles.scripted_model import DIVERGED, mock_policy, output
 from evals.catalog import EVALS, grade
-from evals.run.results import judge
-from evals.run.runner import RunConfig, RunOutcome, run
 from evals.scenarios import Scenario, load_scenarios
 from evals.thresholds import load_thresholds
 from reports.results import load_run
+from runner.results import judge
+from runner.runner import RunConfig, RunOutcome, run
 
 ROOM = 40  # generations allowed: the scripted agents take more turns than some scenarios' max_turns
 

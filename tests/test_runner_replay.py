@@ -11,10 +11,11 @@ import pytest
 
 from doubles.scripted import bad_agent, good_agent
 from evals.catalog import EVALS
-from evals.run.backends.replay import replay_rows
-from evals.run.runner import RunConfig, UsageError, main, run
 from evals.scenarios import load_scenarios
 from reports.results import load_run
+from runner.backends.replay import replay_rows
+from runner.cli import main
+from runner.runner import RunConfig, UsageError, run
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -77,7 +78,7 @@ def test_bad_transcript_files_are_one_clear_error(tmp_path: Path, text: str, mes
 
 def test_the_cli_replays_and_exits_by_the_thresholds(recorded: dict[str, Path], tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
-    common = ["run", "--backend", "replay", "--report-dir", str(tmp_path), "--quiet"]
+    common = ["--backend", "replay", "--report-dir", str(tmp_path), "--quiet"]
     assert main([*common, "--transcripts", str(recorded["good"])]) == 0
     assert main([*common, "--transcripts", str(recorded["bad"]), "--eval", "tts"]) == 1
     out = capsys.readouterr().out
@@ -85,7 +86,7 @@ def test_the_cli_replays_and_exits_by_the_thresholds(recorded: dict[str, Path], 
     [good_run, bad_run] = sorted(tmp_path.iterdir())
     assert {o.eval for o in load_run(bad_run).outcomes} == {e for e in EVALS if e.startswith("tts.")}
     assert main([*common, "--transcripts", str(tmp_path / "missing.jsonl")]) == 2
-    assert main(["run", "--backend", "replay"]) == 2
+    assert main(["--backend", "replay"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"evals: no such transcripts file: {tmp_path / 'missing.jsonl'}",
                    "evals: --backend replay needs --transcripts FILE (JSONL, one transcript a line)"]

@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from core.results import NOT_FINISHED, planned_row
 from evals.catalog import EVALS, HARD_INVARIANTS
-from evals.run.inspect_messages import to_chat_messages, to_openai_messages
-from evals.run.results import RunRecorder, judge, summarize
 from evals.thresholds import load_thresholds
 from reports.results import load_run
+from runner.inspect_messages import to_chat_messages, to_openai_messages
+from runner.results import RunRecorder, judge, summarize
 
 
 def row(eval_id: str, scenario: str, epoch: int, passed: bool | None, hard: list[str] | None = None) -> dict[str, Any]:

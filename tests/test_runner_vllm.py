@@ -16,9 +16,9 @@ from core.hashing import adapter_sha256
 from doubles.openai_stub import OpenAIStub
 from doubles.scripted import good_agent
 from doubles.scripted_model import DIVERGED, stub_responder
-from evals.run.runner import RunConfig, UsageError, run
 from evals.scenarios import load_scenarios
 from reports.results import load_run
+from runner.runner import RunConfig, UsageError, run
 
 REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = ["tts-settings-nova-good-morning", "mesh-alias-bt-vllm-status", "err-retry-nova-docs-lora"]

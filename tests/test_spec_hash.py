@@ -7,9 +7,9 @@ import shutil
 from pathlib import Path
 
 from doubles.scripted import good_agent
-from evals.run.runner import RunConfig, run
 from evals.scenarios import load_scenarios
 from evals.spec_hash import SPEC_ROOT, digest, spec_files, spec_sha256
+from runner.runner import RunConfig, run
 
 
 def _copy(tmp_path: Path) -> Path:

@@ -95,7 +95,7 @@ def test_qwen25s_own_template_renders_what_the_hermes_parser_reads() -> None:
 
 
 def test_the_local_backend_reads_each_models_own_format() -> None:
-    from evals.run.backends.local_provider import assistant_message_from_text
+    from runner.backends.local_provider import assistant_message_from_text
 
     text = 'Reading it.\n' + hermes("settings_get", {"key": "active_cart"})
     message = assistant_message_from_text(text, None, "m", tool_call_format="hermes")

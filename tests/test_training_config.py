@@ -17,7 +17,7 @@ def test_madcat_yaml_is_the_seed_config():
     assert (cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout) == (16, 16, 0.05)
     assert (cfg.optim, cfg.per_device_train_batch_size, cfg.gradient_accumulation_steps) == ("adamw_torch", 1, 8)
     assert (cfg.epochs, cfg.learning_rate, cfg.max_length, cfg.dtype) == (3.0, 5e-5, 4096, "bfloat16")
-    # int8 experts: the full-shape measurement (reports/benchmarks/qlora_full.md); nf4 stays set up for --experts
+    # int8 experts: the full-shape measurement (reports/records/benchmarks/qlora_full.md); nf4 stays set up for --experts
     assert cfg.experts == "int8-grouped" and cfg.bnb_4bit_quant_type == "nf4" and cfg.bnb_4bit_use_double_quant
     assert tuple(cfg.target_modules) == DEFAULT_TARGETS
 

@@ -122,7 +122,7 @@ def test_report_says_slow_path_loudly():
 
 def test_estimate_covers_the_measured_replica_without_gross_overshoot():
     """The calibrated estimate stays above the H100 replica's measured peaks, within 35%."""
-    bench = json.loads(Path("reports/benchmarks/qlora.json").read_text())
+    bench = json.loads(Path("reports/records/benchmarks/qlora.json").read_text())
     arch = Architecture.from_config({**KNOWN_CONFIGS["Qwen/Qwen3-Coder-Next"], "num_hidden_layers": bench["layers"]})
     checked = 0
     for worker in bench["workers"]:

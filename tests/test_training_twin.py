@@ -66,9 +66,9 @@ def _first_steps(model_dir: Path, adapter: Path | None, scenarios) -> list[dict]
     """Generate each scenario's first assistant step greedily with the madcat-local backend."""
     from inspect_ai.model import GenerateConfig, get_model
 
-    import evals.run.backends.local_provider  # noqa: F401 - registers madcat-local
-    from evals.run.inspect_messages import to_chat_messages, to_openai_messages, tool_infos
+    import runner.backends.local_provider  # noqa: F401 - registers madcat-local
     from evals.world import load_tool_specs
+    from runner.inspect_messages import to_chat_messages, to_openai_messages, tool_infos
     from training.targets import moe_target_conversion_disabled
 
     args = {"adapter": str(adapter)} if adapter else {}
@@ -104,7 +104,7 @@ def test_adapter_passes_the_grader_the_base_fails(trained: dict):
 def test_adapter_loads_whole_in_the_local_backend(trained: dict):
     """Every LoRA module that was trained is live after loading (the shared expert's too)."""
     from core.adapter.manifest import read_manifest
-    from evals.run.backends.local_provider import load_model
+    from runner.backends.local_provider import load_model
     from training.targets import lora_placement, moe_target_conversion_disabled, summarise_modules
 
     with moe_target_conversion_disabled():

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from core.results import planned_row
 from core.verdicts import LABELS, tally_line
-from evals.run.results import RunRecorder, judge
-from evals.run.runner import progress_line
 from evals.thresholds import load_thresholds
 from reports.show import show_run
+from runner.results import RunRecorder, judge
+from runner.runner import progress_line
 
 EVAL = "memory.recalls_before_code_work"
 

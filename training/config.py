@@ -34,7 +34,7 @@ DEFAULT_TARGETS: tuple[str, ...] = tuple(t for t in SUPPORTED_TARGETS if t != "s
 #   bnb-per-expert  transformers 4.57.x only: experts are 512 nn.Linear per layer that bitsandbytes quantises at
 #                   load; fits, but the per-expert Python loop is ~10x slower.
 #   int8-grouped    like nf4-grouped with row-wise int8 experts (bitsandbytes int8_vectorwise_quant): ~78 GB of
-#                   experts for Qwen3-Coder-Next, closer to bf16 (reports/benchmarks/qlora_full.md).
+#                   experts for Qwen3-Coder-Next, closer to bf16 (reports/records/benchmarks/qlora_full.md).
 #   none            a dense model without routed experts (SmolLM2 for the known-answer test): plain from_pretrained.
 EXPERT_MODES = ("nf4-grouped", "int8-grouped", "bf16-grouped", "bnb-per-expert", "none")
 DTYPES = ("bfloat16", "float32")

@@ -46,7 +46,7 @@ def is_fused_experts(module: nn.Module) -> bool:
     )
 
 
-class _FusedView:
+class FusedView:
     """What transformers' grouped_mm_experts_forward reads from an experts module, with given weights."""
 
     has_gate = True
@@ -158,7 +158,7 @@ class Nf4GroupedExperts(nn.Module):
         from transformers.integrations.moe import grouped_mm_experts_forward
 
         gate_up, down = self.dequantized()
-        view = _FusedView(self.num_experts, gate_up, down, self.act_fn)
+        view = FusedView(self.num_experts, gate_up, down, self.act_fn)
         return grouped_mm_experts_forward(view, hidden_states, top_k_index, top_k_weights)
 
     def extra_repr(self) -> str:

@@ -1,7 +1,7 @@
 """Peak GPU memory of a training run, estimated from the model's config.json alone (no weights): the
 weights (routed experts at 4-/8-bit or bf16), the LoRA and its optimizer states, one layer's dequantised
 experts, and the activations at a given length, calibrated against the lent-H100 replica
-(reports/benchmarks/qlora.md). training/preflight.py reports it; the dry run and the benchmarks use it.
+(reports/records/benchmarks/qlora.md). training/preflight.py reports it; the dry run and the benchmarks use it.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ KNOWN_CONFIGS: dict[str, dict[str, Any]] = {
     }
 }
 
-# Calibration against the lent H100 (reports/benchmarks/qlora.md): the 4-layer full-width replica's peak
+# Calibration against the lent H100 (reports/records/benchmarks/qlora.md): the 4-layer full-width replica's peak
 # above its weights was 0.78 / 2.87 GB at 1k / 4k tokens with bf16 experts (activations only), +3.22 GB
 # with nf4 experts (one layer's dequantised bf16 experts, 1.0x), and ~40% less activation memory with the
 # fla kernels. The coefficients below reproduce that within ~20% (over, never under).

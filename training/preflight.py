@@ -10,7 +10,7 @@ most max_length; no packing):
 - transient: one layer's dequantised experts (nf4-grouped, int8-grouped);
 - activations at that length: with gradient checkpointing one saved hidden state per layer plus one
   layer's worth while it is recomputed, the loss over the vocabulary, and allocator headroom.
-The activation terms are calibrated against the lent-H100 replica (reports/benchmarks/qlora.md).
+The activation terms are calibrated against the lent-H100 replica (reports/records/benchmarks/qlora.md).
 
 It also reports the Gated DeltaNet kernels: flash-linear-attention (fla) + Triton >= 3.7.1, or
 fla + tilelang on Hopper (fla refuses Triton 3.4-3.7.0 there for the backward pass), and

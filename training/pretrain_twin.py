@@ -1,7 +1,7 @@
 """Pretrain the demo twin's base on habitless transcripts: `python -m training.pretrain_twin {encode,train}`.
 
 The offline demo trains a LoRA on a twin on two CPU cores in a few minutes. On a random-init twin that LoRA
-learns the form of an opening and never conditions on what a tool returned (reports/demo-learning/). So the
+learns the form of an opening and never conditions on what a tool returned (reports/records/demo-learning/). So the
 demo's twin starts from a base pretrained once, on a GPU, on dataset/habitless.py's transcripts: a plain
 assistant that uses the world's tools and copies what they return, with none of the madcat habits. The
 LoRA then only has to add the habits, as on the real model.

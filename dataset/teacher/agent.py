@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dataset.teacher import mesh
-from dataset.teacher.base import Player, Step, parse_json
+from dataset.teacher.base import UNREACHABLE, Player, Step, parse_json
 from evals.catalog import EVALS
 from evals.episode import ToolCallSpec, call
 
@@ -228,7 +228,7 @@ class Teacher(Player):
         if host not in self.platforms:
             step = self.bash(host, "uname -a")
             if step.failed:
-                if mesh.UNREACHABLE.search(step.out):
+                if UNREACHABLE.search(step.out):
                     self.unreachable(host, step)
                 return None
             self.platforms[host] = "macos" if step.out.startswith("Darwin") else "linux"

@@ -10,13 +10,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dataset.generators.base import TodoPlan
-from dataset.teacher.mesh import UNREACHABLE
 from evals.episode import Episode, ToolCallSpec, call
 from evals.predicates import STOPWORDS, is_confirmation
 from evals.scenarios import Scenario
 from evals.transcript import looks_like_error
 
 MCP_DOWN = re.compile(r"MCP error: server '([^']+)' disconnected")
+# a host that does not answer: not retried blindly (mesh.check_wireguard looks at the tunnel first)
+UNREACHABLE = re.compile(r"operation timed out|100(\.0)?% packet loss|no route to host", re.I)
 
 
 def keywords(text: str, limit: int = 4) -> str:

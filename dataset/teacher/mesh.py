@@ -3,16 +3,25 @@ checked through WireGuard before the one retry."""
 
 from __future__ import annotations
 
-import re
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from evals.episode import call
+from dataset.teacher.base import Step
+from evals.episode import ToolCallSpec, call
 
-if TYPE_CHECKING:
-    from dataset.teacher.agent import Teacher
-    from dataset.teacher.base import Step
 
-UNREACHABLE = re.compile(r"operation timed out|100(\.0)?% packet loss|no route to host", re.I)
+class Operator(Protocol):
+    """What the mesh steps need of the teacher (agent.Teacher)."""
+
+    stopped: bool
+    notes: list[str]
+
+    def act(self, *specs: ToolCallSpec, content: str = "") -> list[Step]: ...
+
+    def ssh_alias(self, host: str) -> str: ...
+
+    def gpu_host(self, host: str) -> str | None: ...
+
+    def command_platform(self, host: str) -> str | None: ...
 
 
 def short(text: str) -> str:
@@ -21,7 +30,7 @@ def short(text: str) -> str:
     return (text[:160] + "…") if len(text) > 160 else (text or "ok")
 
 
-def command_for(agent: Teacher, op: str, host: str) -> tuple[str, str | None]:
+def command_for(agent: Operator, op: str, host: str) -> tuple[str, str | None]:
     """(command, the host it runs on) for an op; host None: run locally.
 
     Ops: install PKG | status SVC | restart SVC | logs SVC | gpu | models | cat PATH |
@@ -59,7 +68,7 @@ def command_for(agent: Teacher, op: str, host: str) -> tuple[str, str | None]:
     raise ValueError(f"unknown op {op!r}")
 
 
-def check_wireguard(agent: Teacher, host: str, failed: Step) -> None:
+def check_wireguard(agent: Operator, host: str, failed: Step) -> None:
     """`wg show` (bring wg0 up if it is missing), ping the peer's address, one retry; the notes say what was found."""
     wg = agent.act(call("bash", command="wg show"))[0]
     if "No such device" in wg.out or "Unable to access" in wg.out:

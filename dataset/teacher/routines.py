@@ -7,9 +7,9 @@ import re
 from collections.abc import Callable
 
 from dataset.teacher.agent import Teacher
-from dataset.teacher.base import parse_json
+from dataset.teacher.base import UNREACHABLE, parse_json
 from dataset.teacher.code import code, investigate, memory_title
-from dataset.teacher.mesh import UNREACHABLE, short
+from dataset.teacher.mesh import short
 from evals.world.shell import destructive_reason, is_modifying, parse_command
 
 QUOTED = re.compile(r"[\"'‘“]([^\"'’”]{3,})[\"'’”]")

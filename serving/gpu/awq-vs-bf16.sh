@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # AWQ (W4A16) + LoRA vs BF16 + LoRA on the lent GPU host (e2e/awq_vs_bf16.py), in calls of at most 10 minutes.
-# Ran on the lent H200 on 2026-12-02 (reports/awq-vs-bf16/): 7 stash calls, install + prepare, serve, eval, stop +
+# Ran on the lent H200 on 2026-12-02 (reports/records/awq-vs-bf16/): 7 stash calls, install + prepare, serve, eval, stop +
 # pack; the eval took 958 s, so `wait eval` needed two calls. The host has no package index: the bundle's parts
 # arrive one a call (serving/gpu/make-real-model-bundle.sh builds them: vLLM's wheelhouse, the harness wheels), plus .carry/quant/ (serving/gpu/quant-wheels.txt, a few MB).
 #   awq-vs-bf16.sh stash N         keep part N (.carry/pN/part.N) in /tmp/parts
@@ -11,7 +11,7 @@
 #   awq-vs-bf16.sh wait PHASE [S]  wait up to S seconds (default 520); print its tail; the record so far into $OUT
 #   awq-vs-bf16.sh pack            the record (and the inspect logs) as xz tars into $OUT
 # A whole run on a fresh machine: stash 0 .. stash N (one a call), install; bg prepare, wait prepare; bg serve,
-# wait serve; bg eval, wait eval; stop; pack. Copy the record to reports/awq-vs-bf16/.
+# wait serve; bg eval, wait eval; stop; pack. Copy the record to reports/records/awq-vs-bf16/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # DRIVER=tensor_parallel runs e2e/tensor_parallel.py the same way (serving/gpu/tensor-parallel.sh sets it).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The known-answer test on the lent GPU host, in calls of at most 10 minutes (reports/real-model/README.md).
+# The known-answer test on the lent GPU host, in calls of at most 10 minutes (reports/records/real-model/README.md).
 # The bundle's parts arrive one a call (serving/gpu/make-real-model-bundle.sh); everything else lives in /tmp
 # between calls on the same machine.
 #   real-model.sh stash N          keep part N (.carry/pN/part.N) in /tmp/parts
@@ -17,8 +17,8 @@
 # bg serve, wait serve; bg eval, wait eval, pack (repeat wait + pack until it has ended).
 # A next round on a fresh machine (REC=/tmp/real-model-r2 on every call: its own record): stash 0; stash 1, early,
 # bg train --adapter NAME=RECIPE[:LINES] ...; stash 2..5; stash 6, install, wait train; bg serve, wait serve;
-# bg eval --arm NAME=NAME:7 --arm NAME-seed8=NAME:8 ... --recorded base=reports/real-model/results-base.json
-# --recorded smol-madcat=reports/real-model/results-smol-madcat.json; wait eval; pack.
+# bg eval --arm NAME=NAME:7 --arm NAME-seed8=NAME:8 ... --recorded base=reports/records/real-model/results-base.json
+# --recorded smol-madcat=reports/records/real-model/results-smol-madcat.json; wait eval; pack.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SITE=/tmp/site PARTS=/tmp/parts REC=${REC:-/tmp/real-model} WORK=/tmp/madcat-real MODEL=${MODEL:-smollm2}

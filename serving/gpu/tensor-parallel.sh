@@ -5,6 +5,6 @@
 # the record in /tmp/tensor-parallel. A whole run on a fresh machine: stash 0 .. stash N (one a call), install;
 # bg prepare, wait prepare; measure --layout tp1; measure --layout tp2; measure --layout pp2 (one a call: each
 # starts a server, about 3 minutes, takes the logprobs and stops it); compare; pack. Copy the record to
-# reports/tensor-parallel/.
+# reports/records/tensor-parallel/.
 set -euo pipefail
 DRIVER=tensor_parallel exec bash "$(dirname "$0")/awq-vs-bf16.sh" "$@"
