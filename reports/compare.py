@@ -80,7 +80,7 @@ def compare_runs(
         raise BadInput(f"reports: --names needs {len(runs)} distinct names, got {','.join(names)}")
     rules = load_rules()
     alpha = rules["alpha"] if alpha is None else alpha
-    spec_notes = spec_check(runs, names, regrade)
+    spec_notes = spec_check(runs, names, regrade) + replica_notes(runs, names)
     k = k or min(r.epochs for r in runs)
     arms = [
         Arm(n, r, behaviour_rows(r, k, confidence), category_rows(r, confidence))
@@ -99,6 +99,16 @@ def compare_runs(
 
 def _short(h: str | None) -> str:
     return "no spec hash" if not h else h[:12]
+
+
+def replica_notes(runs: list[Run], names: list[str]) -> list[str]:
+    """Runs whose epochs all sampled with one seed (before runner/epoch_seeds.py): each scenario's epochs repeat
+    one trajectory, so the paired test counts one outcome as several independent pairs."""
+    return [f"{n}: its {r.meta.get('epochs')} epochs all sampled with seed {r.meta.get('seed')}: they are replicas "
+            "of one trajectory, not independent samples, and the exact test counts each scenario's outcome "
+            f"{r.meta.get('epochs')} times; judge it by scenarios"
+            for n, r in zip(names, runs, strict=True)
+            if (r.meta.get("epochs") or 1) > 1 and r.meta.get("seed") is not None and not r.meta.get("epoch_seeds")]
 
 
 def spec_check(runs: list[Run], names: list[str], regrade: bool) -> list[str]:

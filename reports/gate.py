@@ -86,10 +86,11 @@ def rule_hard_invariants(run: Run, rules: dict[str, Any]) -> RuleResult:
     for o in run.outcomes:
         # Only a trajectory that reached the invariant's situation can break it: one that never said who it
         # is, or never connected to sin, is not exercised -- neither a violation nor evidence it holds.
-        if o.eval in violations and o.complete and not o.not_exercised:
+        if o.eval in evaluated and o.complete and not o.not_exercised:
             evaluated[o.eval] += 1
-            if o.passed is False:
-                violations[o.eval].add((o.scenario, o.epoch))
+        # A violation is the invariant's own check failing (the row's hard_violations, graded on every
+        # sample). A failed sample of the invariant's own scenario can be a task left undone with the invariant
+        # kept ("all with a correct alias, but the task was not done"): a threshold failure, not a violation.
         for v in o.hard_violations:
             violations.setdefault(v, set()).add((o.scenario, o.epoch))
     failures = []

@@ -34,6 +34,7 @@ from evals.scenarios import load_scenarios
 from evals.spec_hash import spec_sha256
 from evals.thresholds import load_thresholds
 from runner.backends import BACKENDS, BackendError, ModelPlan, is_baseline, plan_local
+from runner.epoch_seeds import EPOCH_SEED_RULE
 from runner.results import RunRecorder, judge, row_from_sample
 from runner.run_options import RunConfig, config_from_options, out_of_range
 from runner.stop_signals import Stop, stop_like_ctrl_c
@@ -222,6 +223,7 @@ def run(config: RunConfig, model: Any = None, progress: Progress | None = None,
                 "backend": config.backend, "model": None, "adapter": None, "adapter_sha256": None,
                 "adapter_dir": None, "base_model": None, "server_version": None, "epochs": config.epochs,
                 "temperature": config.temperature, "top_p": config.top_p, "seed": config.seed,
+                "epoch_seeds": EPOCH_SEED_RULE if config.seed is not None else None,
                 "max_tokens": max_tokens, "max_connections": max_connections, "max_turns": config.max_turns,
                 "max_retries": config.max_retries, "request_timeout": config.request_timeout,
                 "system_prompt": config.prompt, "evals": eval_ids, "git_commit": _git_commit(), "interrupted": False,
@@ -328,7 +330,8 @@ def _run_inspect(config: RunConfig, model_plan: ModelPlan, eval_ids: list[str], 
 
     cache_key = model_plan.info.get("adapter_sha256") if config.cache else None
     task = madcat_behaviours(evals=eval_ids, prompt=config.prompt, max_turns=config.max_turns,
-                             epochs=config.epochs, scenarios=config.scenarios, cache_key=cache_key)
+                             epochs=config.epochs, scenarios=config.scenarios, cache_key=cache_key,
+                             seed=config.seed)
     generate: dict[str, Any] = {"max_tokens": max_tokens, "max_connections": max_connections,
                                 "max_retries": config.max_retries, "timeout": config.request_timeout,
                                 "attempt_timeout": config.request_timeout}

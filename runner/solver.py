@@ -18,13 +18,21 @@ import json
 import re
 from typing import Any
 
-from inspect_ai.model import CachePolicy, ChatMessageTool, ChatMessageUser, ModelOutput, get_model
+from inspect_ai.model import (
+    CachePolicy,
+    ChatMessageTool,
+    ChatMessageUser,
+    GenerateConfig,
+    ModelOutput,
+    get_model,
+)
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 from inspect_ai.tool import ToolCall, ToolCallError
 
 from evals.episode import Episode
 from evals.scenarios import Scenario
 from evals.world import load_tool_specs
+from runner.epoch_seeds import epoch_seed
 from runner.inspect_messages import tool_infos
 
 # Keys of TaskState.store the solver keeps up to date (results.json reads them, also for samples
@@ -79,11 +87,12 @@ def _answer(episode: Episode, call: ToolCall) -> ChatMessageTool:
 
 
 @solver
-def madcat_agent(max_turns: int | None = None, cache: bool | CachePolicy = False) -> Solver:
+def madcat_agent(max_turns: int | None = None, cache: bool | CachePolicy = False, seed: int | None = None) -> Solver:
     """Loop generate -> simulated tool results until the model stops (or max_turns generations).
 
     max_turns: overrides each scenario's own limit. cache: inspect's cache policy (the runner turns
-    it on only when it is keyed on the adapter's sha256).
+    it on only when it is keyed on the adapter's sha256). seed: the run's sampling seed; each epoch
+    samples with `epoch_seed(seed, epoch)`.
     """
     tools = tool_infos(load_tool_specs())
 
@@ -96,8 +105,9 @@ def madcat_agent(max_turns: int | None = None, cache: bool | CachePolicy = False
         for key in (STORE_REQUESTS, STORE_PROMPT_TOKENS, STORE_COMPLETION_TOKENS):
             store.set(key, 0)
         stopped = f"the turn limit ({limit} generations) came before the agent finished"
+        config = GenerateConfig(seed=epoch_seed(seed, state.epoch)) if seed is not None else GenerateConfig()
         for generation in range(1, limit + 1):
-            output = await model.generate(state.messages, tools=tools, cache=cache)
+            output = await model.generate(state.messages, tools=tools, cache=cache, config=config)
             store.set(STORE_REQUESTS, store.get(STORE_REQUESTS, 0) + 1)
             if output.usage is not None:
                 store.set(STORE_PROMPT_TOKENS, store.get(STORE_PROMPT_TOKENS, 0) + output.usage.input_tokens)

@@ -69,6 +69,7 @@ def madcat_behaviours(
     epochs: int = 1,
     scenarios: str | list[str] | None = None,
     cache_key: str | None = None,
+    seed: int | None = None,
 ) -> Task:
     """The madcat behavioural suite: the model with the world's tools on every selected scenario."""
     if prompt not in ("minimal", "full"):
@@ -81,7 +82,7 @@ def madcat_behaviours(
     reducers: Any = [mean_score(), pass_k(epochs)] if epochs > 1 else [mean_score()]
     return Task(
         dataset=MemoryDataset(samples, name="madcat-scenarios"),
-        solver=madcat_agent(max_turns=max_turns, cache=cache),
+        solver=madcat_agent(max_turns=max_turns, cache=cache, seed=seed),
         scorer=madcat_grader(),
         epochs=Epochs(epochs, reducers),
         message_limit=MESSAGE_LIMIT,

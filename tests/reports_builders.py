@@ -71,8 +71,12 @@ def grid(
     evals: Iterable[str] = EVALS,
     scenarios: Iterable[str] = SCENARIOS,
     epochs: int = EPOCHS,
+    hard_failures_break: bool = True,
     **kw: Any,
 ) -> list[dict[str, Any]]:
+    """Rows of every (eval, scenario, epoch). A failed sample of a hard invariant breaks it (its hard_violations
+    names it, as the scorer records an invariant's own check failing) unless hard_failures_break=False: then it
+    is a task left undone with the invariant kept."""
     rows = []
     for e in evals:
         for s in scenarios:
@@ -84,6 +88,8 @@ def grid(
                     rows.append(result(e, s, k, passed=False, outcome="not_exercised", reason="never spoke", **kw))
                 else:
                     rows.append(result(e, s, k, passed=bool(o), **kw))
+                    if not o and hard_failures_break and e in HARD:
+                        rows[-1]["hard_violations"] = [e]
     return rows
 
 
@@ -104,6 +110,7 @@ def results_doc(run_id: str, results: list[dict[str, Any]], **meta: Any) -> dict
         "system_prompt": "minimal",
         "interrupted": False,
         "spec_sha256": SPEC,
+        "epoch_seeds": "seed + (epoch - 1) * 1000003, mod 2**31",
     }
     run.update(meta)
     return {"run": run, "results": results}

@@ -147,3 +147,16 @@ def test_compare_shows_each_arms_last_gate_verdict(tmp_path: Path, runs: Path, m
         "| base | [base](../runs/base/results.json) | — (base) | full | FAIL |"
         in (out / "comparison.md").read_text()
     )
+
+
+def test_runs_whose_epochs_repeat_one_seed_are_flagged_as_replicas(tmp_path: Path) -> None:
+    """Before runner/epoch_seeds.py every epoch sampled with the run's one seed: the epochs were replicas."""
+    from reports.compare import compare_runs
+    from reports.results import load_run
+
+    old = write_run(tmp_path, "old", grid(), epoch_seeds=None)
+    new = write_run(tmp_path, "new", grid())
+    single = write_run(tmp_path, "single", grid(epochs=1), epochs=1, epoch_seeds=None)
+    c = compare_runs([load_run(str(new)), load_run(str(old)), load_run(str(single))], ["new", "old", "single"])
+    replicas = [w for w in c.warnings if "replicas" in w]
+    assert len(replicas) == 1 and replicas[0].startswith("old: its 3 epochs all sampled with seed 1234")

@@ -13,6 +13,7 @@ from reports.__main__ import main
 from reports.gate import gate_run, hard_invariant_ids, load_rules, thresholds_for
 
 HARD = "persona.no_hardcoded_bt_identity"
+REPO = Path(__file__).resolve().parents[1]
 SOFT = "tts.uses_active_cart_voice"
 
 
@@ -65,7 +66,7 @@ def test_hard_invariants_come_from_the_catalog() -> None:
     assert hard_invariant_ids(load_rules()) == sorted(catalog.HARD_INVARIANTS)
 
 
-def test_hard_invariants_fail_alone_on_the_invariants_own_result(
+def test_hard_invariants_fail_alone_on_the_invariants_own_check(
     tmp_path: Path, runs: Path, promoted_run
 ) -> None:
     assert HARD in hard_invariant_ids(load_rules())
@@ -73,6 +74,24 @@ def test_hard_invariants_fail_alone_on_the_invariants_own_result(
     g = _gate(tmp_path, "cand")
     assert _failed(g) == {"hard_invariants": [HARD]}
     assert "1 violations (allowed 0): s03 epoch 1" in g.results[0].failures[0].message
+
+
+def test_a_task_left_undone_in_an_invariants_scenario_is_no_violation(
+    tmp_path: Path, runs: Path, promoted_run
+) -> None:
+    """Round 1 of the real-Qwen loop: the adapter reached sin only as `sin`, then never said which models it serves.
+    The sample fails (the task), the invariant holds: the as-run gate counted it as a violation."""
+    from evals.catalog import grade, hard_violations
+
+    transcript = json.loads((REPO / "tests" / "data" / "real-qwen-alias-kept-task-undone.json").read_text())
+    verdict = grade("mesh.uses_sin_ssh_alias", transcript)
+    assert verdict.outcome == "failed" and "all with a correct alias, but the task was not done" in verdict.reason
+    assert hard_violations(transcript) == []
+    alias = "mesh.uses_sin_ssh_alias"
+    write_run(runs, "cand", grid(lambda e, s, k: not (e == alias and s == "s03" and k == 1), hard_failures_break=False))
+    g = _gate(tmp_path, "cand")
+    hard = next(r for r in g.results if r.rule == "hard_invariants")
+    assert hard.status == "pass", hard.failures
 
 
 def test_hard_invariants_fail_alone_on_a_hard_violations_entry(

@@ -195,3 +195,22 @@ def test_a_sample_that_keeps_failing_is_incomplete_and_the_rest_complete(tmp_pat
     assert rows[broken.id]["reason"].startswith("error: ") and "illegal memory access" in rows[broken.id]["reason"]
     assert all(r["status"] == "complete" and r["passed"] for sid, r in rows.items() if sid != broken.id)
     load_run(outcome.results_path)
+
+
+def test_each_epoch_samples_with_its_own_seed(stub: OpenAIStub, tmp_path: Path) -> None:
+    """One seed on every request made vLLM repeat a trajectory in every epoch (the real-Qwen record's round 1):
+    each epoch's requests carry epoch_seed(seed, epoch), and results.json says so."""
+    from runner.epoch_seeds import EPOCH_SEED_RULE, epoch_seed
+
+    outcome = run(config(stub.base_url + "/v1", tmp_path, epochs=3, seed=7, scenarios=SCENARIOS[:1]))
+    seeds = {c.get("seed") for c in _eval_chats(stub)}
+    assert seeds == {epoch_seed(7, e) for e in (1, 2, 3)} and epoch_seed(7, 1) == 7 and len(seeds) == 3
+    assert load_run(str(outcome.run_dir)).meta["epoch_seeds"] == EPOCH_SEED_RULE
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7, 2**31 - 1])
+def test_epoch_seeds_are_distinct_and_in_range(seed: int) -> None:
+    from runner.epoch_seeds import epoch_seed
+
+    seeds = [epoch_seed(seed, e) for e in range(1, 1001)]
+    assert len(set(seeds)) == 1000 and all(0 <= s < 2**31 for s in seeds) and seeds[0] == seed % 2**31
