@@ -155,3 +155,19 @@ def test_experts_none_refuses_a_model_with_routed_experts(twin_dir: Path):
     cfg = TrainConfig(model=str(twin_dir), experts="none", dtype="float32", device="cpu")
     with pytest.raises(LoadError, match="has routed experts .* experts: none is for dense models"):
         load_base_model(cfg)
+
+
+def test_a_qwen2_adapter_lands_on_every_servable_linear_and_passes_the_lint(tmp_path: Path):
+    """Qwen2.5-Coder (the real-Qwen loop's model): Llama's layout with biased q/k/v, the same servable targets."""
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    validate_targets(SMOL_TARGETS, "Qwen2ForCausalLM")
+    config = Qwen2Config(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, architectures=["Qwen2ForCausalLM"])
+    cfg = TrainConfig(experts="none", target_modules=SMOL_TARGETS, lora_dropout=0.0)
+    model = apply_lora(Qwen2ForCausalLM(config), cfg)
+    assert summarise_modules(lora_placement(model).modules) == {
+        f"{kind}.{t}": [0, 1] for kind, names in (("self_attn", SMOL_TARGETS[:4]), ("mlp", SMOL_TARGETS[4:]))
+        for t in names}
+    model.save_pretrained(tmp_path)
+    assert lint_adapter(tmp_path).errors == []

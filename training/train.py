@@ -98,6 +98,7 @@ def _save_adapter(peft_model: Any, output: Path) -> None:
 def check_saved_adapter(output: Path, expected_modules: set[str], max_rank: int) -> dict[str, Any]:
     """Lint the saved adapter (config + tensor names) and compare its modules with what was trained."""
     from core.adapter.lint import lint_adapter
+    from training.adapter_values import non_finite_problem
 
     report = lint_adapter(output, max_rank=max_rank)
     saved = {n[len("base_model.model."):] if n.startswith("base_model.model.") else n for n in report.module_names}
@@ -107,6 +108,10 @@ def check_saved_adapter(output: Path, expected_modules: set[str], max_rank: int)
     if saved != expected_modules:
         missing, extra = sorted(expected_modules - saved), sorted(saved - expected_modules)
         problems.append(f"saved tensors differ from the trained modules (missing {missing[:3]}, extra {extra[:3]})")
+    if not report.unreadable:
+        diverged = non_finite_problem(output)
+        if diverged:
+            problems.append(diverged)
     result = report.to_dict()
     result["problems"] = problems
     if problems:

@@ -23,13 +23,15 @@ SUPPORTED_TARGETS = (
     "shared_expert.down_proj",
     "shared_expert_gate",
 )
-# Dense Llama-family models (SmolLM2, the known-answer test's real model): vLLM packs q/k/v_proj into
-# qkv_proj and gate/up_proj into gate_up_proj, and serves LoRA on those and on o_proj and down_proj.
+# Dense Llama-family models (SmolLM2 and Qwen2.5-Coder, the known-answer test's real models; Qwen2 is Llama's
+# layout with biased q/k/v): vLLM packs q/k/v_proj into qkv_proj and gate/up_proj into gate_up_proj, and serves
+# LoRA on those and on o_proj and down_proj.
 LLAMA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 # The LoRA targets vLLM serves, by the model's architecture (config.json `architectures[0]`).
 SERVABLE_TARGETS: dict[str, tuple[str, ...]] = {
     "Qwen3NextForCausalLM": SUPPORTED_TARGETS,
     "LlamaForCausalLM": LLAMA_TARGETS,
+    "Qwen2ForCausalLM": LLAMA_TARGETS,
 }
 # vLLM's --max-lora-rank accepts only these values.
 VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
