@@ -67,7 +67,7 @@ def test_cli_failures_are_one_line(capsys, tmp_path: Path):
     from serving.tiny_twin import default_twin_dir
 
     twin = str(default_twin_dir())
-    _one_line_error(capsys, 2, ["--config", str(tmp_path / "nope.yaml")], "train: error: cannot read config")
+    _one_line_error(capsys, 2, ["--config", str(tmp_path / "nope.yaml")], "train: error: no such config")
     bad_yaml = tmp_path / "bad.yaml"
     bad_yaml.write_text("model: [unclosed\n")
     _one_line_error(capsys, 2, ["--config", str(bad_yaml)], "is not valid YAML")
