@@ -6,7 +6,7 @@ Part of core/: it imports nothing from the project, so every package uses it wit
 - `write_text_atomic`, `write_bytes_atomic`, `write_json_atomic`: a temp file beside the target, then one
   rename over it; a reader (or a run killed half way) sees the old file or the new one, never half of one.
   `publish_dir` does the same for a directory written next to its target (a model, an adapter).
-- `loads`, `loads_yaml`, `read_text`, `read_json`: bad input (not UTF-8, not JSON/YAML, nested deeper than
+- `loads`, `loads_yaml`, `read_text`, `read_yaml`, `read_json` (the project's one reader of each): bad input (not UTF-8, not JSON/YAML, nested deeper than
   Python can parse, an integer of thousands of digits) becomes `InputError`, whose text is the one line
   for the user.
 - `check_output_file`, `check_output_dir`: refuse an `--out` that cannot be written (a directory where a
@@ -161,6 +161,12 @@ def read_text(path: str | Path, what: str = "file") -> str:
         raise InputError(f"{p} is not UTF-8 text (a binary file?); give a {what}") from None
     except OSError as exc:
         raise InputError(f"cannot read {p}: {exc.strerror or exc.__class__.__name__}") from None
+
+
+def read_yaml(path: str | Path, what: str = "YAML file") -> Any:
+    """A YAML file, parsed with yaml.safe_load; a missing, unreadable, binary or malformed one is an InputError."""
+    p = Path(path)
+    return loads_yaml(read_text(p, what), f"{what} {p}")
 
 
 def read_json(path: str | Path, what: str = "JSON file") -> Any:

@@ -12,8 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from core.safe_io import InputError, read_yaml
 from core.suggest import unknown_names
 from evals.catalog import EVALS, HARD_INVARIANTS
 
@@ -50,9 +49,9 @@ def load_thresholds(path: Path | None = None) -> dict[str, float]:
     """{eval id: the pass rate it needs} for every behaviour; hard invariants always need 1.0."""
     path = path or THRESHOLDS_FILE
     try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"cannot read thresholds from {path}: {exc}") from exc
+        data = read_yaml(path, "thresholds file") or {}
+    except InputError as exc:
+        raise ValueError(f"cannot read thresholds: {exc}") from None
     default, overrides = file_rates(data)
     unknown = unknown_ids(sorted(overrides))
     if unknown:

@@ -12,7 +12,7 @@ from typing import Any
 import jsonschema
 
 from core.errors import BadInput
-from core.safe_io import InputError, loads_yaml
+from core.safe_io import InputError, read_yaml
 from evals.catalog import HARD_INVARIANTS
 from evals.thresholds import SCHEMA as THRESHOLDS_SCHEMA
 from evals.thresholds import THRESHOLDS_FILE, file_rates, pass_rates, unknown_ids
@@ -78,16 +78,10 @@ _RULES_SCHEMA: dict[str, Any] = {
 }
 
 def _read_yaml(path: Path, what: str) -> Any:
+    if not path.exists():
+        raise BadInput(f"reports: {what} {path} does not exist")
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BadInput(f"reports: {what} {path} does not exist") from None
-    except UnicodeDecodeError:
-        raise BadInput(f"reports: {what} {path} is not UTF-8 text (a binary file?)") from None
-    except OSError as e:
-        raise BadInput(f"reports: {what} {path} is not readable: {e.strerror or e}") from None
-    try:
-        return loads_yaml(text, f"{what} {path}")
+        return read_yaml(path, what)
     except InputError as e:
         raise BadInput(f"reports: {e}") from None
 

@@ -1,5 +1,5 @@
 """Promotion: record an adapter in the registry once its bytes match the evaluated ones, the adapter a server
-served (vllm/openai runs) is tied to those bytes (runner/backends/served.py), and the gate passes.
+served (vllm/openai runs) is tied to those bytes (core/adapter/identity.py), and the gate passes.
 
 ``python -m reports promote RUN [--registry FILE] [--adapter-dir DIR] [--against promoted|RUN] [--baseline RUN]``
 """
@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from core.adapter.identity import identity_problem
 from core.errors import BadInput, Refused
 from core.hashing import adapter_sha256
 from reports.gate import (
@@ -23,7 +24,6 @@ from reports.gate import (
 )
 from reports.registry import add_promotion, load_entry_run, load_registry, promoted_entry, save_registry
 from reports.results import Run, load_run
-from runner.backends.served import identity_problem
 
 
 @dataclass(frozen=True)

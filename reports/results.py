@@ -18,7 +18,7 @@ from typing import Any
 
 from core.errors import BadInput
 from core.results import Outcome, SampleKey, read_rows
-from core.safe_io import JSON_ERRORS, json_reason
+from core.safe_io import JSON_ERRORS, InputError, json_reason, read_text
 
 RUN_HINT = "run `pytest evals/` first"
 
@@ -124,9 +124,9 @@ def parse_results(doc: Any, path: Path) -> Run:
 def load_run(run: str | Path) -> Run:
     path = find_results(run)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise BadInput(f"reports: cannot read {path}: {e}") from None
+        text = read_text(path, "results.json")
+    except InputError as e:
+        raise BadInput(f"reports: {e}") from None
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as e:

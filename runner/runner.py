@@ -141,7 +141,7 @@ def validate(config: RunConfig, own_model: bool = False) -> list[str]:
 
 def adapter_dir_warning(config: RunConfig) -> str | None:
     """A served adapter run without --adapter-dir records no adapter_sha256: it can never be promoted."""
-    from runner.backends.served import SERVED_BACKENDS
+    from core.adapter.identity import SERVED_BACKENDS
 
     if config.backend not in SERVED_BACKENDS or is_baseline(config.adapter) or config.adapter_dir:
         return None

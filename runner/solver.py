@@ -14,9 +14,10 @@ pass or a fail.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
-from typing import Any
+from collections.abc import Callable
 
 from inspect_ai.model import (
     CachePolicy,
@@ -30,7 +31,7 @@ from inspect_ai.solver import Generate, Solver, TaskState, solver
 from inspect_ai.tool import ToolCall, ToolCallError
 
 from evals.episode import Episode
-from evals.scenarios import Scenario
+from evals.scenarios import Scenario, load_scenarios
 from evals.world import load_tool_specs
 from runner.epoch_seeds import epoch_seed
 from runner.inspect_messages import tool_infos
@@ -68,12 +69,20 @@ def incomplete_reason(output: ModelOutput, generations: int) -> str | None:
     return None
 
 
-def scenario_from_metadata(meta: dict[str, Any]) -> Scenario:
-    """The scenario a sample was built from (its metadata carries everything the simulator needs)."""
-    return Scenario(id=str(meta["scenario"]), eval=str(meta["eval"]), messages=[],
-                    system=str(meta.get("system", "cart")), world=meta.get("world") or {},
-                    faults=meta.get("faults") or {}, expect=meta.get("expect") or {},
-                    check=meta.get("check") or {}, max_turns=int(meta.get("max_turns") or Scenario.max_turns), replies=list(meta.get("replies") or []))
+class UnknownScenario(Incomplete):
+    """A sample names a scenario id the spec no longer has (a log replayed after the spec changed)."""
+
+
+def scenario_lookup() -> Callable[[str], Scenario]:
+    """The spec's scenarios by id, read once; each call returns a fresh copy (an episode may change it)."""
+    by_id = {s.id: s for s in load_scenarios()}
+
+    def scenario(scenario_id: str) -> Scenario:
+        if scenario_id not in by_id:
+            raise UnknownScenario(f"no scenario '{scenario_id}' in evals/scenarios/")
+        return copy.deepcopy(by_id[scenario_id])
+
+    return scenario
 
 
 def _answer(episode: Episode, call: ToolCall) -> ChatMessageTool:
@@ -95,9 +104,10 @@ def madcat_agent(max_turns: int | None = None, cache: bool | CachePolicy = False
     samples with `epoch_seed(seed, epoch)`.
     """
     tools = tool_infos(load_tool_specs())
+    scenario_by_id = scenario_lookup()
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
-        scenario = scenario_from_metadata(state.metadata)
+        scenario = scenario_by_id(str(state.metadata["scenario"]))
         episode = Episode(scenario, prompt=str(state.metadata.get("prompt", "minimal")))
         limit = max_turns or scenario.max_turns
         model = get_model()

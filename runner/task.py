@@ -47,7 +47,8 @@ def select_evals(evals: str | list[str] | None) -> list[str]:
 
 
 def scenario_sample(scenario: Scenario, prompt: str = "minimal") -> Sample:
-    """A scenario as a Sample: its opening messages as input, everything the solver and scorer need as metadata."""
+    """A scenario as a Sample: its opening messages as input; its id (the solver looks the scenario up by it) and
+    what the scorer and a later re-grade of the inspect log read (world, faults, expect, check) as metadata."""
     return Sample(
         id=scenario.id,
         input=to_chat_messages(scenario.initial_messages(prompt)),

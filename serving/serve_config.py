@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.safe_io import InputError, loads_yaml
+from core.safe_io import InputError, loads_yaml, read_text
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 _ENV_RE = re.compile(r"^#\s*env:\s*(?P<name>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>\S*)\s*$")
@@ -78,15 +78,10 @@ def load_serve_config(name_or_path: str | Path) -> ServeConfig:
     if path.suffix not in (".yaml", ".yml"):
         raise ConfigError(f"serving: {path} must end in .yaml or .yml (vLLM's --config insists)")
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError(f"serving: {path} is not UTF-8 text (a binary file?); give a vLLM YAML config") from None
-    except OSError as exc:
-        raise ConfigError(f"serving: cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        args = loads_yaml(text, f"serving: {path}")
+        text = read_text(path, "vLLM YAML config")
+        args = loads_yaml(text, str(path))
     except InputError as exc:
-        raise ConfigError(str(exc)) from None
+        raise ConfigError(f"serving: {exc}") from None
     if not isinstance(args, dict) or not args:
         raise ConfigError(f"serving: {path} must be a YAML mapping of vLLM flags")
     env = {}

@@ -67,14 +67,14 @@ def test_cli_failures_are_one_line(capsys, tmp_path: Path):
     from serving.tiny_twin import default_twin_dir
 
     twin = str(default_twin_dir())
-    _one_line_error(capsys, 2, ["--config", str(tmp_path / "nope.yaml")], "train: error: cannot read config")
+    _one_line_error(capsys, 2, ["--config", str(tmp_path / "nope.yaml")], "train: error: no such config")
     bad_yaml = tmp_path / "bad.yaml"
     bad_yaml.write_text("model: [unclosed\n")
     _one_line_error(capsys, 2, ["--config", str(bad_yaml)], "is not valid YAML")
     _one_line_error(capsys, 2, ["--config", "training/configs/tiny.yaml", "--set", "lora_r"], "--set wants KEY=VALUE")
     common = ["--config", "training/configs/tiny.yaml", "--model", twin, "--set", "preflight=false"]
     _one_line_error(capsys, 2, [*common, "--dataset", str(tmp_path / "none.jsonl"), "--output", str(tmp_path / "o")],
-                    "cannot read dataset")
+                    "no such dataset")
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"messages": [{"role": "user", "content": "hi"}]}\n')
     _one_line_error(capsys, 2, [*common, "--dataset", str(broken), "--output", str(tmp_path / "o")],

@@ -114,7 +114,7 @@ def test_bad_dataset_lines_name_file_and_line(tmp_path: Path, line: str, message
 
 
 def test_bad_arguments_and_missing_file(tokenizer, tmp_path: Path):
-    with pytest.raises(DataError, match="cannot read dataset"):
+    with pytest.raises(DataError, match="no such dataset"):
         load_transcripts(tmp_path / "missing.jsonl")
     bad = {"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "",
                         "tool_calls": [{"id": "1", "type": "function",

@@ -20,7 +20,7 @@ from transformers import HfArgumentParser
 
 from core.adapter.targets import SUPPORTED_TARGETS
 from core.cli_args import OneLineParser, float_in
-from core.safe_io import InputError, loads_yaml
+from core.safe_io import InputError, read_yaml
 
 # What vLLM can serve as LoRA on Qwen3-Next (core/adapter/targets.py SUPPORTED_TARGETS), written the way peft
 # matches list entries: a module whose name equals the entry or ends with "." + entry.
@@ -177,13 +177,7 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
     if path is not None:
         p = Path(path)
         try:
-            text = p.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise ConfigError(f"config {p} is not UTF-8 text (a binary file?); give a YAML config") from None
-        except OSError as exc:
-            raise ConfigError(f"cannot read config {p}: {exc.strerror or exc}") from None
-        try:
-            data = loads_yaml(text, f"config {p}")
+            data = read_yaml(p, "config")
         except InputError as exc:
             raise ConfigError(str(exc)) from None
         if data is None:

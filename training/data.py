@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from core.chat_format import normalise_messages
-from core.safe_io import JSON_ERRORS, json_reason
+from core.safe_io import JSON_ERRORS, InputError, json_reason, read_text
 
 
 class DataError(ValueError):
@@ -44,11 +44,9 @@ def load_transcripts(path: str | Path) -> list[tuple[str, dict[str, Any]]]:
     """(source "file:line", transcript) for each non-blank line of a JSONL file."""
     p = Path(path)
     try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise DataError(f"cannot read dataset {p}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise DataError(f"dataset {p} is not UTF-8 text") from None
+        lines = read_text(p, "dataset").splitlines()
+    except InputError as exc:
+        raise DataError(str(exc)) from None
     out: list[tuple[str, dict[str, Any]]] = []
     for number, line in enumerate(lines, 1):
         if not line.strip():

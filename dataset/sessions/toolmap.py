@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from core.safe_io import InputError, read_yaml
 
 DEFAULT_MAP_FILE = Path(__file__).resolve().parent.parent / "session_tool_map.yaml"
 
@@ -109,13 +109,9 @@ def surface_from_specs(specs: list[dict]) -> dict[str, frozenset[str]]:
 def load_tool_map(source: str, surface: dict[str, frozenset[str]], path: Path | None = None) -> ToolMap:
     path = path or DEFAULT_MAP_FILE
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ToolMapError(f"cannot read tool map {path}: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise ToolMapError(f"tool map {path} is not valid YAML: {str(exc).splitlines()[0]}") from exc
-    except (RecursionError, ValueError):  # nested too deeply, an integer of thousands of digits
-        raise ToolMapError(f"tool map {path} is not a tool map (a value YAML cannot read here)") from None
+        data = read_yaml(path, "tool map")
+    except InputError as exc:
+        raise ToolMapError(f"cannot read tool map: {exc}") from None
     if not isinstance(data, dict):
         raise ToolMapError(f"tool map {path}: expected a mapping of sources")
     section = data.get(source) or {}

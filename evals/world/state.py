@@ -8,14 +8,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
+from core.safe_io import read_yaml
 
 DEFAULT_WORLD_FILE = Path(__file__).with_name("world.yaml")
 
 
 @lru_cache(maxsize=1)
 def _default_world() -> dict[str, Any]:
-    return yaml.safe_load(DEFAULT_WORLD_FILE.read_text())
+    return read_yaml(DEFAULT_WORLD_FILE, "world file")
 
 
 def default_world() -> dict[str, Any]:

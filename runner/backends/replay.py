@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from core.results import planned_row
-from core.safe_io import JSON_ERRORS, json_reason
+from core.safe_io import JSON_ERRORS, InputError, json_reason, read_text
 from evals.catalog import EVALS, BadTranscript, applicable_evals, grade, hard_violations
 from evals.scenarios import load_scenarios
 from evals.transcript import load_transcript
@@ -26,11 +26,9 @@ def read_transcripts(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
     """(line number, transcript) for every non-blank line; bad input is one BackendError line."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BackendError(f"no such transcripts file: {p}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BackendError(f"cannot read {p}: {exc.__class__.__name__}") from None
+        text = read_text(p, "transcripts file")
+    except InputError as exc:
+        raise BackendError(str(exc)) from None
     out = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():

@@ -15,9 +15,17 @@ from typing import Any
 
 from inspect_ai.model import get_model
 
+from core.adapter.identity import (
+    ADAPTER_IDENTITY,
+    ADAPTER_SHA256,
+    LORA_FINGERPRINT,
+    SERVED_ADAPTER,
+    TIED,
+    identity_problem,
+)
 from core.redact import has_userinfo, redact_url
 from runner.backends import BackendError, ModelPlan, adapter_files_info, is_baseline
-from runner.backends.served import TIED, identity_problem, lora_fingerprint, served_adapter
+from runner.backends.served import lora_fingerprint, served_adapter
 from serving.server_api import ServerClient, ServerError
 
 DEFAULT_BASE_URL = "http://sin:8000/v1"
@@ -53,21 +61,21 @@ def _hide_credentials(model: Any, url: str) -> Any:
 
 def _identity(url: str, name: str, base: str | None, api_key: str | None,
               info: dict[str, Any]) -> dict[str, Any]:
-    """What the server serves under `name` and whether it is the hashed adapter (runner/backends/served.py)."""
+    """What the server serves under `name` and whether it is the hashed adapter (core/adapter/identity.py)."""
     try:
         with ServerClient(url, api_key=api_key, timeout=PREFLIGHT_TIMEOUT_S) as client:
             card = next((c for c in client.models() if str(c["id"]) == name), {"id": name})
     except ServerError as exc:
         raise BackendError(str(exc).removeprefix("serving: ")) from None
-    out: dict[str, Any] = {"served_adapter": served_adapter(card),
-                           "lora_fingerprint": lora_fingerprint(url, name, base, api_key)}
-    if info.get("adapter_sha256"):
-        out["adapter_identity"] = identity_problem({**info, **out}) or TIED
+    out: dict[str, Any] = {SERVED_ADAPTER: served_adapter(card),
+                           LORA_FINGERPRINT: lora_fingerprint(url, name, base, api_key)}
+    if info.get(ADAPTER_SHA256):
+        out[ADAPTER_IDENTITY] = identity_problem({**info, **out}) or TIED
     return out
 
 
 def _identity_notes(info: dict[str, Any]) -> list[str]:
-    identity = info.get("adapter_identity")
+    identity = info.get(ADAPTER_IDENTITY)
     if identity in (None, TIED):
         return []
     return [f"the served adapter is not tied to --adapter-dir ({identity}); "
