@@ -23,6 +23,7 @@ simulator is deterministic, so the replay is the world the agent saw.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -59,9 +60,31 @@ def _answer(t: Transcript, world: World, patterns: Any) -> str | None:
     return None
 
 
+WORD = re.compile(r"[a-z0-9]+")
+READ_BACK = 0.85  # a text carrying this share of the request's words is the request read back
+MIN_REQUEST_WORDS = 4
+MAX_TEXT = 1_000_000  # a text is read on its first megabyte
+
+
+def reads_back(text: str, request: str) -> bool:
+    """The text is the user's request handed back (its instruction included), not what was asked for: it
+    carries at least 85% of the request's words (counted with repeats). Good answers quote what they were
+    asked to say, never the "say ... out loud" around it."""
+    wanted = Counter(WORD.findall(request.lower()))
+    total = sum(wanted.values())
+    if total < MIN_REQUEST_WORDS:
+        return False
+    have = Counter(WORD.findall(text[:MAX_TEXT].lower()))
+    return sum((wanted & have).values()) >= READ_BACK * total
+
+
 def _spoken(t: Transcript, world: World, pattern: str) -> str | None:
-    if any(entry["spoken"] and _search(pattern, entry["text"]) for entry in world.tts_log):
+    request = t.user_messages[0].content if t.user_messages else ""
+    spoken = [entry["text"] for entry in world.tts_log if entry["spoken"]]
+    if any(_search(pattern, text) and not reads_back(text, request) for text in spoken):
         return None
+    if any(_search(pattern, text) for text in spoken):
+        return f"what was spoken is the request read back, not what it asked to say (/{pattern}/)"
     return f"nothing matching /{pattern}/ was spoken"
 
 
