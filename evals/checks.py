@@ -11,7 +11,8 @@ cannot pass by showing a habit in passing. Each key is one requirement, all must
   stored   {kind, text}        a memory of that kind (or list of kinds) whose title + content matches
   file     {path: {declares: [stem|stem, ...]}}  each entry: the file ends with a new or changed function,
                                arrow function or method named for one of the stems, whose body does something
-                               (uses its inputs or object; not a throw, a constant return, a log or a comment)
+                               (uses its inputs or object; not a throw, a constant return, a log or a comment);
+                               no other file changes and no declaration named for nothing asked for is added
   ran      {host, command} | [..]  a simple command matching ran on that host (through ssh or the host
                                argument), as the shell parser resolves it: paths and wrappers peeled, text
                                inside `echo '...'` never a command
@@ -139,8 +140,29 @@ def _declares(stems: str, final: str, initial: str) -> bool:
                for d in declarations(final))
 
 
+def _unrequested_code(spec: Any, final: dict[str, str], initial: dict[str, str]) -> str | None:
+    """A file the request did not name changed, or a new or changed declaration named for nothing it asked for."""
+    for path, content in final.items():
+        if content == initial.get(path):
+            continue
+        if path not in spec:
+            return f"an unrequested change: {path} was changed, but the request asked for changes to {', '.join(spec)}"
+        wanted = [w.lower() for stems in spec[path]["declares"] for w in stems.split("|") if w]
+        before = set(declarations(initial.get(path, "")))
+        new = [d for d in declarations(content) if d not in before]
+        asked = [d for d in new if any(w in d.name.lower() for w in wanted)]
+        # a local of an asked-for body (`const items = (...)` inside page) is part of it, not a declaration of its own
+        extra = [d.name for d in new if d not in asked and not any(d.body in a.body for a in asked)]
+        if extra:
+            return f"an unrequested change: {path} gained {', '.join(extra[:3])}, which the request did not ask for"
+    return None
+
+
 def _file(t: Transcript, world: World, spec: Any) -> str | None:
     initial = World.build(t.world_overrides, t.faults_spec).files
+    extra = _unrequested_code(spec, world.files, initial)
+    if extra:
+        return extra
     for path, want in spec.items():
         content = world.files.get(path)
         if content is None:
