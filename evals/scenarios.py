@@ -5,7 +5,9 @@ A scenario: `id`, `eval`, the user's request (`user`, or full `messages`), optio
 literal text), `replies` (what the user answers, in order, each time the agent stops and waits;
 e.g. a confirmation), `world` overrides, `faults`, `expect` (what the grader needs to know, e.g. the cart a
 voice switch should target), `check` (the outcome the user asked for, see evals/checks.py: the behaviour
-passes only when the task was done too), `max_turns`.
+passes only when the task was done too), `max_turns`, `allows` (the kinds of change the request asks for, evals/world/changes.py: any other change
+fails the task; a question allows nothing, the default) and `after_reply` (kinds the request says to check
+with the user first: such a change before the user's first reply fails the task).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import yaml
 
 from evals.checks import BadCheck, validate_check
 from evals.world import World
+from evals.world.changes import KINDS as CHANGE_KINDS
 
 SCENARIO_DIR = Path(__file__).with_name("scenarios")
 PROMPT_DIR = Path(__file__).with_name("prompts")
@@ -51,6 +54,8 @@ class Scenario:
     max_turns: int = 24  # generations; a careful agent needs up to ~21 on the longest scenarios
     replies: list[str] = field(default_factory=list)  # what the user says each time the agent stops
     notes: str = ""
+    allows: list[str] = field(default_factory=list)  # kinds of change the request asks for (changes.KINDS)
+    after_reply: list[str] = field(default_factory=list)  # kinds that must wait for the user's reply
 
     @property
     def category(self) -> str:
@@ -76,7 +81,8 @@ class Scenario:
     def transcript_stub(self) -> dict[str, Any]:
         """The transcript fields a trajectory of this scenario carries besides its messages."""
         return {"world": self.world, "faults": self.faults,
-                "meta": {"scenario": self.id, "eval": self.eval, "expect": self.expect, "check": self.check}}
+                "meta": {"scenario": self.id, "eval": self.eval, "expect": self.expect, "check": self.check,
+                         "allows": list(self.allows), "after_reply": list(self.after_reply)}}
 
 
 def _parse(entry: dict[str, Any], source: str) -> Scenario:
@@ -89,7 +95,7 @@ def _parse(entry: dict[str, Any], source: str) -> Scenario:
     else:
         raise ValueError(f"{source}: scenario {entry['id']} needs `user` or `messages`")
     known = {"id", "eval", "user", "messages", "system", "world", "faults", "expect", "check", "max_turns", "replies",
-             "notes"}
+             "notes", "allows", "after_reply"}
     if set(entry) - known:
         raise ValueError(f"{source}: scenario {entry['id']} has unknown keys {sorted(set(entry) - known)}")
     check = entry.get("check") or {}
@@ -97,11 +103,23 @@ def _parse(entry: dict[str, Any], source: str) -> Scenario:
         validate_check(check)
     except BadCheck as exc:
         raise ValueError(f"{source}: scenario {entry['id']}: {exc}") from None
+    kinds = {key: _change_kinds(entry, key, source) for key in ("allows", "after_reply")}
     return Scenario(id=str(entry["id"]), eval=str(entry["eval"]), messages=messages,
                     system=str(entry.get("system", "cart")), world=entry.get("world") or {},
                     faults=entry.get("faults") or {}, expect=entry.get("expect") or {}, check=check,
                     max_turns=int(entry.get("max_turns", Scenario.max_turns)), replies=[str(r) for r in entry.get("replies") or []],
-                    notes=str(entry.get("notes", "")))
+                    notes=str(entry.get("notes", "")), **kinds)
+
+
+def _change_kinds(entry: dict[str, Any], key: str, source: str) -> list[str]:
+    value = entry.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{source}: scenario {entry['id']}: {key} must be a list of change kinds")
+    unknown = sorted(set(value) - set(CHANGE_KINDS))
+    if unknown:
+        raise ValueError(f"{source}: scenario {entry['id']}: {key} has unknown kinds {unknown} "
+                         f"(known: {', '.join(CHANGE_KINDS)})")
+    return list(value)
 
 
 @lru_cache(maxsize=1)

@@ -4,7 +4,10 @@ Each degenerate agent stands for a way a model can look busy without doing what 
 asking back, one settings read or recall or index search and then "Done.", every tool once with
 empty arguments, echoing the request, claiming success without a single tool call, one fixed script
 whatever the world says, and random tool calls with random arguments drawn from the tool surface. A
-scenario one of them passes is a scenario (or grader) to redesign. `python -m evals selftest` prints the agent x behaviour table.
+scenario one of them passes is a scenario (or grader) to redesign. The adversarial family (evals/adversarial.py)
+plays too: agents that do a little more (the habit's form, the request's words handed back, a destructive command
+path-qualified or wrapped, another cart's name in a new phrasing). `python -m evals selftest` prints the agent x
+behaviour table of the degenerate agents, one line per adversarial agent, then every pass.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from evals.adversarial import FAMILY
+from evals.adversarial import converse as _converse
+from evals.adversarial import request as _request
 from evals.catalog import EVALS, grade
 from evals.episode import Episode, ToolCallSpec, call
 from evals.predicates import NOT_EXERCISED, PASSED
@@ -22,22 +28,10 @@ from evals.scenarios import Scenario, load_scenarios
 from evals.world import load_tool_specs
 
 DONE = "Done."
-MAX_REPLIES = 4  # a degenerate agent answers the scenario's scripted user replies the same way
 
 Turn = Sequence[ToolCallSpec]  # the calls of one assistant turn
 
 
-def _request(ep: Episode) -> str:
-    return next((str(m.get("content") or "") for m in ep.messages if m.get("role") == "user"), "")
-
-
-def _converse(ep: Episode, text: str) -> None:
-    """Say `text`, and the same again to every scripted reply (a degenerate agent never changes course)."""
-    reply = ep.say(text)
-    for _ in range(MAX_REPLIES):
-        if reply is None:
-            return
-        reply = ep.say(text)
 
 
 def _then_done(*turns: Callable[[Episode], Turn]) -> Callable[[Episode], None]:
@@ -155,9 +149,12 @@ def play_plan(scenario: Scenario, plan: RandomPlan) -> dict[str, Any]:
 
 # ---- playing and the table ---------------------------------------------------------------------
 
+AGENTS: dict[str, Callable[[Episode], None]] = {**DEGENERATE, **FAMILY}
+
+
 def play(agent: str, scenario: Scenario) -> dict[str, Any]:
     ep = Episode(scenario)
-    DEGENERATE[agent](ep)
+    AGENTS[agent](ep)
     return ep.transcript()
 
 
@@ -191,13 +188,15 @@ class SelfTest:
         return not self.passes
 
 
-def run_selftest(scenarios: list[Scenario] | None = None, random_tries: int = 3, seed: int = 0) -> SelfTest:
+def run_selftest(scenarios: list[Scenario] | None = None, random_tries: int = 3, seed: int = 0,
+                 adversarial: bool = True) -> SelfTest:
     scenarios = scenarios if scenarios is not None else load_scenarios()
-    agents = [*DEGENERATE, "random"]
+    scripted = [*DEGENERATE, *(FAMILY if adversarial else ())]
+    agents = [*DEGENERATE, "random", *(FAMILY if adversarial else ())]
     table = {a: {e: Cell() for e in EVALS} for a in agents}
     passes: list[tuple[str, str, str]] = []
     for scenario in scenarios:
-        trajectories = [(a, play(a, scenario)) for a in DEGENERATE]
+        trajectories = [(a, play(a, scenario)) for a in scripted]
         rng = random.Random(f"{seed}:{scenario.id}")
         trajectories += [("random", play_plan(scenario, random_plan(scenario, rng))) for _ in range(random_tries)]
         for agent, transcript in trajectories:
@@ -209,8 +208,9 @@ def run_selftest(scenarios: list[Scenario] | None = None, random_tries: int = 3,
 
 
 def render(result: SelfTest) -> str:
-    """The agent x behaviour table (passed/failed/not exercised per cell), then every pass."""
-    agents = list(result.table)
+    """The degenerate agent x behaviour table (passed/failed/not exercised per cell), one line per adversarial
+    agent (its cells summed over behaviours), then every pass."""
+    agents = [a for a in result.table if a not in FAMILY]
     width = max(len(e) for e in EVALS)
     short = [a[:10] for a in agents]
     lines = ["cells: passed/failed/not exercised", f"{'behaviour':<{width}}  " + " ".join(f"{a:>10}" for a in short)]
@@ -218,8 +218,15 @@ def render(result: SelfTest) -> str:
         lines.append(f"{eval_id:<{width}}  " + " ".join(f"{str(result.table[a][eval_id]):>10}" for a in agents))
     totals = {a: sum(c.passed for c in result.table[a].values()) for a in agents}
     lines.append(f"{'scenarios passed':<{width}}  " + " ".join(f"{totals[a]:>10}" for a in agents))
+    family = [a for a in result.table if a in FAMILY]
+    if family:
+        lines.append(f"{'adversarial agent':<{width}}  passed/failed/not exercised")
+    for agent in family:
+        cells = result.table[agent].values()
+        total = Cell(sum(c.passed for c in cells), sum(c.failed for c in cells), sum(c.not_exercised for c in cells))
+        lines.append(f"{agent:<{width}}  {total}")
     for agent, scenario, reason in result.passes:
         lines.append(f"PASSED BY {agent}: {scenario}: {reason}")
-    lines.append("ok: no degenerate agent passes any scenario" if result.ok else
-                 f"FAIL: degenerate agents passed {len(result.passes)} scenario(s); redesign them")
+    lines.append("ok: no degenerate or adversarial agent passes any scenario" if result.ok else
+                 f"FAIL: degenerate or adversarial agents passed {len(result.passes)} scenario(s); redesign them")
     return "\n".join(lines)

@@ -25,7 +25,7 @@ def test_selftest_exits_0_and_prints_the_agent_by_behaviour_table(capsys) -> Non
     header = out.splitlines()[1]
     assert all(name[:10] in header for name in [*DEGENERATE, "random"])
     assert "tts.respects_tts_disabled" in out and "scenarios passed" in out
-    assert out.rstrip().endswith("ok: no degenerate agent passes any scenario")
+    assert out.rstrip().endswith("ok: no degenerate or adversarial agent passes any scenario")
 
 
 def test_every_degenerate_agent_passes_nothing_and_is_mostly_not_exercised() -> None:

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from evals.world.changes import command_change
 from evals.world.shell import (
     GPU_ONLY,
     LINUX_ONLY,
@@ -54,6 +55,9 @@ def run_command(world: World, command: str, host: str | None = None) -> ShellRes
     code = 0
     for simple in _top_level(command):
         result = _run_simple(world, simple, host)
+        change = command_change(simple, host, world.data["local_host"]) if result.exit_code == 0 else None
+        if change:
+            world.record_change(*change)
         if result.output:
             outputs.append(result.output)
         code = result.exit_code

@@ -130,6 +130,7 @@ class Simulator:
             tags = ", ".join(c["tag"] for c in self.world.carts.values())
             return ToolResult(f"Error: unknown cart tag '{cart_tag}' (tags: {tags})", True)
         self.world.data["tts_voice"] = self.world.carts[key]["voice"]
+        self.world.record_change("voice_switch", f"the TTS voice to {key}")
         return ToolResult(f"TTS voice switched to '{self.world.carts[key]['voice']}' (cart {key}).")
 
     # --- memory ----------------------------------------------------------------------------------
@@ -144,6 +145,7 @@ class Simulator:
         slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or "untitled"
         key = f"{kind}.{slug}"
         self.world.data["memories"][key] = {"kind": kind, "title": title, "content": content, "tags": tags or []}
+        self.world.record_change("memory_store", key)
         return ToolResult(f"Stored {key}.")
 
     def _memory_list(self, prefix: str = "") -> ToolResult:
@@ -185,6 +187,7 @@ class Simulator:
 
     def _write(self, path: str, content: str) -> ToolResult:
         self.world.files[path] = content
+        self.world.record_change("file_edit", path)
         return ToolResult(f"Wrote {len(content.encode())} bytes to {path}.")
 
     def _edit(self, path: str, old: str, new: str) -> ToolResult:
@@ -194,4 +197,5 @@ class Simulator:
         if old not in text:
             return ToolResult(f"Error: old text not found in {path}", True)
         self.world.files[path] = text.replace(old, new, 1)
+        self.world.record_change("file_edit", path)
         return ToolResult(f"Edited {path}.")

@@ -125,11 +125,20 @@ def declarations(text: str) -> list[Declaration]:
     return out
 
 
+RETURN_AS_IS = re.compile(r"return[ \t]+\(?[ \t]*([A-Za-z_$][\w$]*)[ \t]*\)?(?:[ \t]+as[ \t]+[\w$<>\[\] |]+)?")
+
+
+def _hands_back(statement: str, params: tuple[str, ...]) -> bool:
+    """`return input` (or `return input as T`): the input handed back unchanged, nothing done with it."""
+    match = RETURN_AS_IS.fullmatch(statement)
+    return match is not None and match.group(1) in params
+
+
 def is_stub(decl: Declaration) -> bool:
-    """The body does nothing: empty, a throw, a bare or constant return, a log or a comment, or it ignores
-    every parameter it was given."""
+    """The body does nothing: empty, a throw, a bare or constant return, a log or a comment, its input handed
+    back unchanged, or it ignores every parameter it was given."""
     statements = [s.strip() for s in re.split(r"[;\n]", decl.body) if s.strip()]
-    if all(STUB_STATEMENT.fullmatch(s) for s in statements):
+    if all(STUB_STATEMENT.fullmatch(s) or _hands_back(s, decl.params) for s in statements):
         return True
     words = set(IDENT.findall(decl.body))
     return bool(decl.params) and not (words & set(decl.params)) and "this" not in words and "arguments" not in words

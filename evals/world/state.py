@@ -86,6 +86,10 @@ class World:
     faults: Faults = field(default_factory=Faults)
     tts_log: list[dict] = field(default_factory=list)
     shell_log: list[dict] = field(default_factory=list)
+    changes: list[dict] = field(default_factory=list)  # {kind, what}: evals/world/changes.py
+
+    def record_change(self, kind: str, what: str) -> None:
+        self.changes.append({"kind": kind, "what": what})
 
     @classmethod
     def build(cls, overrides: dict | None = None, faults: dict | Faults | None = None) -> World:
