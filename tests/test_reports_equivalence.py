@@ -103,6 +103,17 @@ def test_twenty_five_concordant_pairs_can_just_show_a_margin_of_ten_points() -> 
     assert tost(0, 0, 25, 0.10, 0.05).equivalent and not tost(1, 0, 25, 0.10, 0.05).equivalent
 
 
+@pytest.mark.parametrize("n,p_won,p_lost", [(25, 0.08, 0.04), (100, 0.15, 0.10), (505, 0.05, 0.05)])
+def test_the_90_percent_interval_covers_the_true_difference_about_90_percent_of_the_time(n, p_won, p_lost) -> None:
+    """Simulated paired tables (seeded): a score interval's coverage sits near its nominal level."""
+    rng = np.random.default_rng(7)
+    truth, hits, reps = p_won - p_lost, 0, 1500
+    for won, lost, _ in rng.multinomial(n, [p_won, p_lost, 1 - p_won - p_lost], size=reps):
+        low, high = tango_interval(int(won), int(lost), n, 0.90)
+        hits += low <= truth <= high
+    assert 0.86 <= hits / reps <= 0.95
+
+
 @pytest.mark.parametrize("margin", [0.0, 1.0, -0.1, 1.5, math.nan, math.inf])
 def test_a_margin_outside_the_open_unit_interval_is_refused(margin: float) -> None:
     with pytest.raises(ValueError, match="margin must be in"):
