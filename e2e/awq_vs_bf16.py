@@ -26,6 +26,7 @@ so a host with a 10-minute command limit runs one phase a call; serving/gpu/awq-
     stop     12. stop the servers
 Everything goes to OUT_DIR (reports/records/awq-vs-bf16/): summary.json, summary.md, logs/, each arm's results.json,
 the comparison, logprobs and divergence, the W4A16 copy's w4a16.json and the adapter's lint.
+With `--model qwen2.5-coder-0.5b` the same command runs the real model's comparison with verdicts (e2e/awq_qwen.py).
 Run on the lent H200 on 2026-12-02: reports/records/awq-vs-bf16/ (README.md there). Added after that run, not run on a GPU yet:
 the base's logprobs (the second divergence), the adapter's copy in the record, --lora-target-modules.
 """
@@ -316,6 +317,8 @@ def require_positive(parser: argparse.ArgumentParser, args: argparse.Namespace, 
 
 def build_parser() -> argparse.ArgumentParser:
     p = phased_parser("python -m e2e.awq_vs_bf16", __doc__, "reports/records/awq-vs-bf16", PHASES, "/tmp/madcat-awq")
+    p.add_argument("--model", default="tiny-twin", choices=("tiny-twin",),
+                   help="tiny-twin (this driver); --model qwen2.5-coder-0.5b runs e2e/awq_qwen.py (its own options)")
     p.add_argument("--quant-path", default=None, help="directory put first on PYTHONPATH for the quantise step "
                                                       "(llm-compressor with compressed-tensors 0.19)")
     add_adapter_and_logprob_args(p)
@@ -336,6 +339,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    model = argparse.ArgumentParser(add_help=False)
+    model.add_argument("--model", default="tiny-twin")
+    chosen, _ = model.parse_known_args(argv)
+    if chosen.model != "tiny-twin":  # the real model's comparison, with verdicts: e2e/awq_qwen.py
+        from e2e.awq_qwen import main as qwen_main
+
+        return qwen_main(argv)
     args = parse_args(argv)
     out, work = args.out.resolve(), args.work.resolve()
     phases = {"prepare": prepare, "serve": serve, "eval": evaluate}

@@ -1,5 +1,6 @@
-"""``python -m reports {show,compare,gate,promote,divergence}``; exit 0 ok, 1 failed gate/refused (compare: runs
-graded by different specs without --regrade), 2 bad input."""
+"""``python -m reports {show,compare,equivalence,gate,promote,divergence}``; exit 0 ok, 1 failed gate/refused
+(compare: runs graded by different specs without --regrade; equivalence: runs graded by different specs), 2 bad
+input."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.cli_args import MAX_SEED, OneLineParser, int_in
+from core.cli_args import MAX_SEED, OneLineParser, float_in, int_in
 from core.errors import BadInput, Refused
 from core.safe_io import InputError, check_output_dir, check_output_file
 from reports.registry import DEFAULT_REGISTRY
@@ -39,6 +40,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="compare runs graded by different specs: as recorded, and re-graded with this checkout's "
                         "spec from their inspect logs (under OUT/regraded/), both labelled")
 
+    e = sub.add_parser("equivalence", help="per behaviour: is RUN_B equivalent to RUN_A within a margin, "
+                                           "different (the one rule), or undecided")
+    e.add_argument("runs", nargs=2, metavar="RUN", help="RUN_A (the reference) and RUN_B")
+    e.add_argument("--names", help="two names, e.g. bf16,awq (default: the run ids)")
+    e.add_argument("--margin", type=open_unit("--margin"), default=0.10,
+                   help="equivalence margin on the pass-rate difference, in (0, 1) (default 0.10)")
+    e.add_argument("--alpha", type=open_unit("--alpha", 0.5),
+                   help="level of each one-sided test and of the one rule, in (0, 0.5) (default: the gate's)")
+    e.add_argument("--out", help="output dir (default: reports/html/equivalence-B-vs-A)")
+    e.add_argument("--bootstrap", type=int_in(100, 1_000_000), default=10_000,
+                   help="bootstrap resamples, 100 to 1000000 (default 10000)")
+    e.add_argument("--seed", type=int_in(0, MAX_SEED), default=0, help="bootstrap seed (default 0)")
+
     g = sub.add_parser("gate", help="apply the promotion gate to a run; exit 0 pass, 1 fail")
     g.add_argument("run", help="the run to judge: run dir, results.json or run id under reports/runs")
     g.add_argument("--out", type=Path, help="where to write gate.json (default: RUN's dir/gate.json)")
@@ -64,10 +78,24 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def open_unit(option: str, high: float = 1.0):
+    """An argparse type: a finite number strictly between 0 and `high` (NaN, 0 and `high` refused)."""
+    closed = float_in(0.0, high, low_open=True)
+
+    def parse(text: str) -> float:
+        value = closed(text)
+        if value == high:
+            raise argparse.ArgumentTypeError(f"{option} must be between 0 and {high:g}, both excluded, got {text}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
 def _check_outputs(args: argparse.Namespace) -> None:
     """Output paths are checked before any run is read or any statistic computed."""
     try:
-        if args.command in ("show", "compare") and args.out:
+        if args.command in ("show", "compare", "equivalence") and args.out:
             check_output_dir(args.out)
         if args.command in ("divergence", "gate") and args.out:
             check_output_file(args.out, "--out")
@@ -89,6 +117,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from reports.compare import run_compare
 
         return run_compare(args.runs, args.out, args.names, args.k, args.bootstrap, args.seed, args.regrade)
+    if args.command == "equivalence":
+        from reports.equivalence import run_equivalence
+
+        return run_equivalence(args.runs, args.out, args.names, args.margin, args.alpha, args.bootstrap, args.seed)
     if args.command == "gate":
         from reports.gate import format_verdict, gate_run, write_gate_json
 

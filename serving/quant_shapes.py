@@ -1,4 +1,5 @@
-"""Which widths a W4A16 (group 128) Qwen3-Next checkpoint needs for vLLM's 4-bit kernels, from config.json alone.
+"""Which widths a W4A16 (group 128) checkpoint needs for vLLM's 4-bit kernels, from config.json alone: the Qwen3-Next
+MoE (`kernel_shape_problems`) and a dense Qwen2 such as Qwen2.5-Coder (`dense_kernel_shape_problems`).
 
 vLLM 0.25.1's Marlin GEMM (gptq-marlin / awq-marlin / compressed-tensors WNA16) takes a layer whose output
 columns a rank are a multiple of 64 and whose input rows a rank are a multiple of 128 (and of the group size);
@@ -74,4 +75,43 @@ def kernel_shape_problems(config: dict[str, Any], group_size: int = 128, tp: int
         if (moe // tp) % need:
             problems.append(f"mlp.experts: expert width {moe // tp} a rank at tp {tp} is not a multiple of {need} "
                             "(fused MoE Marlin)")
+    return problems
+
+
+def dense_linears(c: dict[str, Any]) -> list[tuple[str, int, int, str, tuple[int, ...]]]:
+    """(name, in_features, out_features, split, the parts' widths) of every Linear kind of a dense Qwen2 block as
+    vLLM builds it: q/k/v fused into one column-parallel layer, gate/up into another, o/down row-parallel."""
+    h, nh, nkv = int(c["hidden_size"]), int(c["num_attention_heads"]), int(c["num_key_value_heads"])
+    hd = int(c.get("head_dim") or h // nh)
+    inter = int(c["intermediate_size"])
+    return [("self_attn.qkv_proj", h, (nh + 2 * nkv) * hd, "column", (nh * hd, nkv * hd, nkv * hd)),
+            ("self_attn.o_proj", nh * hd, h, "row", (h,)),
+            ("mlp.gate_up_proj", h, 2 * inter, "column", (inter, inter)),
+            ("mlp.down_proj", inter, h, "row", (h,))]
+
+
+def dense_kernel_shape_problems(config: dict[str, Any], group_size: int = 128, tp: int = 1) -> list[str]:
+    """Every reason vLLM's Marlin W4A16 GEMM would refuse (or pad) a dense Qwen2 config at tensor parallel `tp`:
+    a rank's output columns (each fused part's too: q, k, v; gate, up) a multiple of 64, its input rows a multiple
+    of 128 and of the group size, the heads divisible by tp. Empty when none; one line each."""
+    try:
+        linears = dense_linears(config)
+        heads = {"num_attention_heads": int(config["num_attention_heads"]),
+                 "num_key_value_heads": int(config["num_key_value_heads"])}
+    except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
+        return [f"config.json lacks a Qwen2 size ({exc.__class__.__name__}: {exc})"]
+    problems = [f"{name} {count} is not divisible by tensor parallel {tp}" for name, count in heads.items()
+                if count % tp]
+    for name, k, n, split, parts in linears:
+        if k % group_size:
+            problems.append(f"{name}: in_features {k} is not a multiple of the group size {group_size}")
+        k_rank = k // tp if split == "row" else k
+        widths = [p // tp for p in parts] if split == "column" else [n]
+        for width in sorted(set(widths)):
+            if width % MARLIN_MIN_N:
+                problems.append(f"{name}: {width} output columns a rank at tp {tp}, Marlin needs a multiple of "
+                                f"{MARLIN_MIN_N}")
+        if k_rank % MARLIN_MIN_K or k_rank % group_size:
+            problems.append(f"{name}: {k_rank} input rows a rank at tp {tp}, Marlin needs a multiple of "
+                            f"{max(MARLIN_MIN_K, group_size)}")
     return problems

@@ -63,8 +63,11 @@ def _config_problems(qc: dict[str, Any]) -> list[str]:
     return problems
 
 
-def inspect_checkpoint(quant_dir: Path, source_dir: Path) -> dict[str, Any]:
-    """What the W4A16 copy holds and every way it departs from what it should be (`problems`, empty when none)."""
+def inspect_checkpoint(quant_dir: Path, source_dir: Path, reference: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the W4A16 copy holds and every way it departs from what it should be (`problems`, empty when none).
+
+    `reference`: the tensors the copy was rounded from, by name, when they are not the source directory's (AWQ
+    scales weights and norms before rounding: its reference is the smoothed model)."""
     import torch
 
     config = json.loads((quant_dir / "config.json").read_text(encoding="utf-8"))
@@ -74,7 +77,7 @@ def inspect_checkpoint(quant_dir: Path, source_dir: Path) -> dict[str, Any]:
     weights = next(iter((qc.get("config_groups") or {}).values()), {}).get("weights") or {}
     group = int(weights.get("group_size") or 128)
     ignore = list(qc.get("ignore") or [])
-    quant, source = _tensors(quant_dir), _tensors(source_dir)
+    quant, source = _tensors(quant_dir), (reference if reference is not None else _tensors(source_dir))
     modules = sorted(k.removesuffix(".weight_packed") for k in quant if k.endswith(".weight_packed"))
     by_kind: Counter[str] = Counter()
     worst = 0.0

@@ -337,13 +337,19 @@ def test_reports_cli_never_crashes(data: st.DataObject) -> None:
         return path
 
     def argv(files: Files) -> list[str]:
-        verb = draw(st.sampled_from(["show", "compare", "gate", "promote", "divergence", "nope"]))
+        verb = draw(st.sampled_from(["show", "compare", "equivalence", "gate", "promote", "divergence", "nope"]))
         rules = {"--rules": lambda: files.input(suffix=".yaml")}
         if verb == "show":
             return ["show", run_dir(files), *_options(data, {"--out": files.output_dir, **rules})]
         if verb == "compare":
             return ["compare", run_dir(files), run_dir(files), *_options(data, {
                 "--names": lambda: draw(st.sampled_from(["a,b", "a", ",", "a,b,c", ""])), "--k": lambda: draw(numbers),
+                "--bootstrap": lambda: draw(bootstrap), "--seed": lambda: draw(numbers), "--out": files.output_dir})]
+        if verb == "equivalence":
+            unit = st.sampled_from(["0.1", "0", "1", "0.5", "-0.1", "nan", "inf", "x", "1e-9"])
+            return ["equivalence", run_dir(files), run_dir(files), *_options(data, {
+                "--names": lambda: draw(st.sampled_from(["a,b", "a", ",", "a,a", ""])),
+                "--margin": lambda: draw(unit), "--alpha": lambda: draw(unit),
                 "--bootstrap": lambda: draw(bootstrap), "--seed": lambda: draw(numbers), "--out": files.output_dir})]
         if verb == "gate":
             return ["gate", run_dir(files), *_options(data, {"--baseline": lambda: run_dir(files),

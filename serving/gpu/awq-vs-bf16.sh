@@ -12,16 +12,23 @@
 #   awq-vs-bf16.sh pack            the record (and the inspect logs) as xz tars into $OUT
 # A whole run on a fresh machine: stash 0 .. stash N (one a call), install; bg prepare, wait prepare; bg serve,
 # wait serve; bg eval, wait eval; stop; pack. Copy the record to reports/records/awq-vs-bf16/.
+# MODEL=qwen2.5-coder-0.5b (a model profile) runs the real model's comparison with verdicts (e2e/awq_qwen.py): the
+# bundle must be the real model's (MODEL=qwen2.5-coder-0.5b serving/gpu/make-real-model-bundle.sh, its wheels land
+# in /tmp/parts/model), plus .carry/quant/. Its phases: bg prepare (model, adapter or --adapter-dir, AWQ + RTN
+# copies), wait prepare; bg serve, wait serve (three servers; fails unless each wraps every target kind); bg eval,
+# wait eval (six arms, equivalence, compare; repeat wait until it ends); bg divergence, wait divergence; stop; pack.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # DRIVER=tensor_parallel runs e2e/tensor_parallel.py the same way (serving/gpu/tensor-parallel.sh sets it).
-DRIVER=${DRIVER:-awq_vs_bf16}
-SITE=/tmp/site QSITE=/tmp/site-quant PARTS=/tmp/parts REC=${REC:-/tmp/${DRIVER//_/-}} WORK=/tmp/madcat-$DRIVER
+DRIVER=${DRIVER:-awq_vs_bf16} MODEL=${MODEL:-tiny-twin}
+tag=${DRIVER//_/-}; [[ $MODEL == tiny-twin ]] || tag=$tag-$MODEL
+SITE=/tmp/site QSITE=/tmp/site-quant PARTS=/tmp/parts REC=${REC:-/tmp/$tag} WORK=/tmp/madcat-$tag
 export PYTHONPATH=$SITE PATH=$SITE/bin:$PATH HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1 \
   TOKENIZERS_PARALLELISM=false
 mkdir -p $PARTS $SITE/bin $QSITE $REC
 pipi() { python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$@"; }
 extra=(); [[ $DRIVER == awq_vs_bf16 ]] && extra=(--quant-path $QSITE)
+[[ $MODEL == tiny-twin ]] || extra+=(--model "$MODEL" --source $PARTS/model)
 run() { python3 -m e2e.$DRIVER $REC --work $WORK "${extra[@]}" "$@"; }
 case ${1:?verb} in
   stash) cp .carry/p"$2"/part."$2" $PARTS/ && ls -la $PARTS ;;
