@@ -157,7 +157,7 @@ def prepare(step: Step, work: Path, args: argparse.Namespace, summary: dict[str,
 
 
 def serve(step: Step, work: Path, args: argparse.Namespace, summary: dict[str, Any]) -> None:
-    from e2e.awq_vs_bf16 import recorded_targets, refusal, server_log, start_arm_server
+    from e2e.arm_servers import recorded_targets, refusal, server_log, start_arm_server
     from serving.server_api import ServerError, wait_for_server
 
     prof, plan = args.profile, server_plan(work, args.profile, args.port)

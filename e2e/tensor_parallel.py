@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from e2e.arm_servers import recorded_targets, refusal, start_arm_server
 from e2e.awq_vs_bf16 import (
     ADAPTER,
     SERVED_BASE,
@@ -39,10 +40,7 @@ from e2e.awq_vs_bf16 import (
     divergence_line,
     logprobs_argv,
     lora_part_line,
-    recorded_targets,
-    refusal,
     require_positive,
-    start_arm_server,
     train_adapter,
 )
 from e2e.steps import Step, StepFailed, phased_parser, run_phase, step_lines, stop

@@ -11,15 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from e2e.arm_servers import failure_excerpt, strict_targets
 from e2e.awq_vs_bf16 import (
     arm_plan,
     eval_argv,
-    failure_excerpt,
     logprobs_argv,
     main,
     parse_args,
     render,
-    strict_targets,
 )
 from e2e.steps import REPO
 
