@@ -28,7 +28,8 @@ fi
 # The report's screenshot test (tests/test_report_screenshot.py) renders the comparison in a headless Chromium.
 if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
   echo "[setup] installing chromium (the report's screenshot test)"
-  { [ "$(id -u)" = 0 ] && apt-get install -y -q chromium >/dev/null; } \
+  { [ "$(id -u)" = 0 ] && { apt-get install -y -q chromium >/dev/null 2>&1 \
+      || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; }; } \
     || { command -v sudo >/dev/null && sudo -n apt-get install -y -q chromium >/dev/null; } \
     || echo "[setup] warning: could not install chromium; the report's screenshot test will be skipped"
 fi

@@ -71,7 +71,7 @@ def test_small_gpu_gets_a_shorter_max_length_or_bigger_gpu(capsys):
 def test_bad_input_exits_2_with_one_line(capsys, tmp_path: Path):
     assert main(["--config", str(tmp_path / "missing.yaml")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("preflight: error: cannot read config") and err.count("\n") == 1
+    assert err.startswith("preflight: error: no such config") and err.count("\n") == 1
     assert main(["--config", "training/configs/madcat.yaml", "--model", str(tmp_path)]) == 2
     assert "no config.json" in capsys.readouterr().err
 
