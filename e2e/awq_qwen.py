@@ -44,7 +44,19 @@ from pathlib import Path
 from typing import Any
 
 from core.safe_io import write_text_atomic
-from e2e.steps import REPO, Step, StepFailed, phased_parser, results_stats, run_phase, step_lines
+from e2e.steps import (
+    REPO,
+    Step,
+    StepFailed,
+    phased_parser,
+    recorded_targets,
+    refusal,
+    results_stats,
+    run_phase,
+    server_log,
+    start_arm_server,
+    step_lines,
+)
 from runner.run_options import add_run_options, run_flags
 from serving.model_profiles import ModelProfile, profile
 
@@ -157,7 +169,6 @@ def prepare(step: Step, work: Path, args: argparse.Namespace, summary: dict[str,
 
 
 def serve(step: Step, work: Path, args: argparse.Namespace, summary: dict[str, Any]) -> None:
-    from e2e.awq_vs_bf16 import recorded_targets, refusal, server_log, start_arm_server
     from serving.server_api import ServerError, wait_for_server
 
     prof, plan = args.profile, server_plan(work, args.profile, args.port)

@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shlex
 import shutil
 import signal
@@ -52,9 +51,11 @@ from e2e.steps import (
     Step,
     StepFailed,
     phased_parser,
+    recorded_targets,
+    refusal,
     results_stats,
     run_phase,
-    start_server,
+    start_arm_server,
     step_lines,
 )
 from runner.run_options import add_run_options, run_flags
@@ -67,10 +68,6 @@ ADAPTER = "madcat"
 RUN_OPTIONS = ("epochs", "seed", "temperature", "max_tokens", "max_turns", "max_connections")
 RUN_DEFAULTS = {"seed": 7, "max_tokens": 256, "max_turns": 8, "max_connections": 32}
 PHASES = ("prepare", "serve", "eval", "stop")
-# What in a dead server's log says why: the exception, and whatever names LoRA, quantisation or a kernel.
-FAILURE_LINE = re.compile(r"lora|punica|quant|marlin|compressed|wna16|machete|fused_moe|moe|not supported|"
-                          r"notimplemented|assert|error|exception", re.I)
-EXCEPTION_LINE = re.compile(r"^\s*(?:\w+\.)*\w*(Error|Exception|Exit|Interrupt)\b.*", re.M)
 
 
 def arm_plan(work: Path, base_port: int) -> dict[str, dict[str, Any]]:
@@ -79,14 +76,6 @@ def arm_plan(work: Path, base_port: int) -> dict[str, dict[str, Any]]:
     return {arm: {"config": CONFIGS[arm], "model": str(models[arm]), "port": base_port + i,
                   "base_url": f"http://127.0.0.1:{base_port + i}", "adapter_dir": str(work / "adapters" / ADAPTER)}
             for i, arm in enumerate(ARMS)}
-
-
-def failure_excerpt(log: str, keep: int = 25) -> dict[str, Any]:
-    """Why a server died, from its log: the last exception line and the lines naming LoRA, quantisation or kernels."""
-    exceptions = [m.group(0).strip() for m in EXCEPTION_LINE.finditer(log)]
-    lines = [line.strip() for line in log.splitlines() if FAILURE_LINE.search(line)]
-    return {"exception": exceptions[-1] if exceptions else None, "lines": lines[-keep:],
-            "tail": log.strip().splitlines()[-8:]}
 
 
 def eval_argv(arm: dict[str, Any], args: argparse.Namespace, report_dir: Path) -> list[str]:
@@ -129,40 +118,10 @@ def train_adapter(step: Step, twin: Path, adapter: Path, args: argparse.Namespac
     shutil.copytree(adapter, step.out / "adapter", dirs_exist_ok=True)
 
 
-def strict_targets(lint: dict[str, Any]) -> list[str]:
-    """The adapter's module kinds as vLLM's --lora-target-modules suffixes (from `serving lint --json`).
-
-    With the flag set, vLLM 0.25.1 refuses to start when a matching layer cannot be wrapped by a LoRA layer;
-    without it, it only logs a warning and serves the adapter without that layer."""
-    return sorted({kind.rsplit(".", 1)[-1] for kind in lint.get("modules", {})})
-
-
-def recorded_targets(out: Path) -> list[str] | None:
-    """strict_targets of the adapter the prepare phase linted into the record, or None before it has."""
-    lint = out / "lint.json"
-    return strict_targets(json.loads(lint.read_text(encoding="utf-8"))) if lint.is_file() else None
-
-
 def adapter_overrides(model: str, port: int, adapter_dir: str, targets: list[str]) -> dict[str, Any]:
     """A serving config's values for one server of the twin with `madcat` (and only its module kinds)."""
     return {"model": model, "port": port, "lora-modules": [f"{ADAPTER}={adapter_dir}"],
             "lora-target-modules": targets or None}
-
-
-def server_log(step: Step, name: str) -> Path:
-    return step.out / "logs" / f"vllm-{name}.log"
-
-
-def start_arm_server(step: Step, name: str, config_name: str, overrides: dict[str, Any]) -> tuple[subprocess.Popen, str]:
-    """One arm's (or layout's) server, its log at logs/vllm-<name>.log; the process and its command line."""
-    proc, argv = start_server(config_name, overrides, server_log(step, name))
-    return proc, shlex.join(argv)
-
-
-def refusal(step: Step, name: str, exc: Exception) -> dict[str, Any]:
-    """A server that died before it was ready: why, from its log."""
-    log = server_log(step, name).read_text(encoding="utf-8", errors="replace")
-    return {"state": "refused", "why": str(exc), **failure_excerpt(log)}
 
 
 def check_live(step: Step, name: str, base_url: str) -> subprocess.CompletedProcess[str]:

@@ -1,12 +1,14 @@
 """The steps the GPU-host drivers (e2e/*.py) are made of: a command run into the record (`Step`), the phases of a
 phased driver and the record they share (summary.json, merged across phases), the host's versions, and the vLLM
-servers they start and stop. Only subprocesses and files: the drivers decide what to run."""
+servers they start and stop (an arm's server with the adapter's module kinds as its targets, and why one refused,
+from its log). Only subprocesses and files: the drivers decide what to run."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -185,6 +187,48 @@ def stop(proc: subprocess.Popen) -> None:
             pass
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+# What in a dead server's log says why: the exception, and whatever names LoRA, quantisation or a kernel.
+FAILURE_LINE = re.compile(r"lora|punica|quant|marlin|compressed|wna16|machete|fused_moe|moe|not supported|"
+                          r"notimplemented|assert|error|exception", re.I)
+EXCEPTION_LINE = re.compile(r"^\s*(?:\w+\.)*\w*(Error|Exception|Exit|Interrupt)\b.*", re.M)
+def failure_excerpt(log: str, keep: int = 25) -> dict[str, Any]:
+    """Why a server died, from its log: the last exception line and the lines naming LoRA, quantisation or kernels."""
+    exceptions = [m.group(0).strip() for m in EXCEPTION_LINE.finditer(log)]
+    lines = [line.strip() for line in log.splitlines() if FAILURE_LINE.search(line)]
+    return {"exception": exceptions[-1] if exceptions else None, "lines": lines[-keep:],
+            "tail": log.strip().splitlines()[-8:]}
+
+
+def strict_targets(lint: dict[str, Any]) -> list[str]:
+    """The adapter's module kinds as vLLM's --lora-target-modules suffixes (from `serving lint --json`).
+
+    With the flag set, vLLM 0.25.1 refuses to start when a matching layer cannot be wrapped by a LoRA layer;
+    without it, it only logs a warning and serves the adapter without that layer."""
+    return sorted({kind.rsplit(".", 1)[-1] for kind in lint.get("modules", {})})
+
+
+def recorded_targets(out: Path) -> list[str] | None:
+    """strict_targets of the adapter the prepare phase linted into the record, or None before it has."""
+    lint = out / "lint.json"
+    return strict_targets(json.loads(lint.read_text(encoding="utf-8"))) if lint.is_file() else None
+
+
+def server_log(step: Step, name: str) -> Path:
+    return step.out / "logs" / f"vllm-{name}.log"
+
+
+def start_arm_server(step: Step, name: str, config_name: str, overrides: dict[str, Any]) -> tuple[subprocess.Popen, str]:
+    """One arm's (or layout's) server, its log at logs/vllm-<name>.log; the process and its command line."""
+    proc, argv = start_server(config_name, overrides, server_log(step, name))
+    return proc, shlex.join(argv)
+
+
+def refusal(step: Step, name: str, exc: Exception) -> dict[str, Any]:
+    """A server that died before it was ready: why, from its log."""
+    log = server_log(step, name).read_text(encoding="utf-8", errors="replace")
+    return {"state": "refused", "why": str(exc), **failure_excerpt(log)}
 
 
 def results_stats(run_dir: Path) -> dict[str, Any]:

@@ -39,13 +39,20 @@ from e2e.awq_vs_bf16 import (
     divergence_line,
     logprobs_argv,
     lora_part_line,
-    recorded_targets,
-    refusal,
     require_positive,
-    start_arm_server,
     train_adapter,
 )
-from e2e.steps import Step, StepFailed, phased_parser, run_phase, step_lines, stop
+from e2e.steps import (
+    Step,
+    StepFailed,
+    phased_parser,
+    recorded_targets,
+    refusal,
+    run_phase,
+    start_arm_server,
+    step_lines,
+    stop,
+)
 
 LAYOUTS: dict[str, dict[str, int]] = {
     "tp1": {"tensor-parallel-size": 1, "pipeline-parallel-size": 1},

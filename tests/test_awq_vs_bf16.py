@@ -14,14 +14,12 @@ import pytest
 from e2e.awq_vs_bf16 import (
     arm_plan,
     eval_argv,
-    failure_excerpt,
     logprobs_argv,
     main,
     parse_args,
     render,
-    strict_targets,
 )
-from e2e.steps import REPO
+from e2e.steps import REPO, failure_excerpt, strict_targets
 
 VLLM_LOG = """INFO 12-02 12:00:01 [model.py:100] Resolved architecture: Qwen3NextForCausalLM
 INFO 12-02 12:00:02 [compressed_tensors.py:300] Using MarlinLinearKernel for CompressedTensorsWNA16
