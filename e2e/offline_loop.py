@@ -7,8 +7,8 @@ streams through, and a failed step ends the loop with one line saying which and 
 in the report come from the runs this loop just made; the loop ends by naming the behaviours the adapter
 learned under the project's one rule (reports/significance.py: exact McNemar on the paired samples,
 Holm-adjusted across every behaviour, p < the gate's alpha), and writes each step's wall time to
-<work>/timings.json. Both arms run every scenario for several sampled epochs (temperature > 0), so a behaviour
-of four scenarios has enough pairs for the exact test to be able to say anything.
+<work>/timings.json. By default both arms run every scenario once, greedily: fast, and too few pairs for the rule
+to call a behaviour learned (`--epochs 3 --temperature 0.5` gives it the pairs, at several times the time).
 
 The twin is the `demo` preset: a base pretrained once on a GPU on habitless transcripts (it uses the world's
 tools when asked and copies what they return, and introduces itself as a stock "Qwen"; reports/records/twin-pretraining/).
@@ -33,10 +33,10 @@ from runner.run_options import add_run_options, run_flags
 REPO = Path(__file__).resolve().parent.parent
 DEMO_CATEGORIES = "persona=24"
 DEMO_RECIPES = "introduce,bt-probe"
-DEMO_EPOCHS = 3
+DEMO_EPOCHS = 1
 # the behaviours the demo's selection teaches (its base corpus must show neither: tests/test_habitless_corpus.py)
 DEMO_TAUGHT = ("persona.loads_identity_from_cart", "persona.no_hardcoded_bt_identity")
-DEMO_TEMPERATURE = 0.5
+DEMO_TEMPERATURE = 0.0
 TIMINGS: list[dict[str, object]] = []  # each step's title and wall seconds, in order
 
 
@@ -108,9 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-steps", type=int, default=160, help="optimizer steps on the CPU")
     parser.add_argument("--learning-rate", type=float, default=3e-3,
                         help="LoRA learning rate, decaying linearly to 0 over the steps")
-    # the eval's settings, with the demo's defaults: DEMO_EPOCHS (a behaviour of 4 scenarios needs 12 pairs to reach
-    # Holm-adjusted p < 0.05 across 24 behaviours), DEMO_TEMPERATURE (at 0 every epoch repeats the same trajectory
-    # and adds no evidence), max_tokens 48 (the demo set's longest assistant turn is 40)
+    # the eval's settings, with the demo's defaults: one greedy try a scenario (DEMO_EPOCHS, DEMO_TEMPERATURE), so the
+    # loop stays minutes on two cores; a behaviour of 4 scenarios then has 4 pairs, which the rule can never call
+    # learned (12 are needed across 24 behaviours: --epochs 3 --temperature 0.5, measured at over 15 minutes on two
+    # shared cores). max_tokens 48: the demo set's longest assistant turn is 40.
     add_run_options(parser.add_argument, only=("epochs", "temperature", "max_turns", "max_tokens"),
                     defaults={"epochs": DEMO_EPOCHS, "temperature": DEMO_TEMPERATURE, "max_turns": 3, "max_tokens": 48})
     args = parser.parse_args(argv)
