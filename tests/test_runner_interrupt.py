@@ -24,7 +24,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def slow_stub() -> Iterator[OpenAIStub]:
-    with OpenAIStub(["qwen3-coder-next"], {"madcat": "qwen3-coder-next"}, latency_ms=150) as server:
+    # slow enough that a loaded machine still sees a few samples finish long before the last one does
+    with OpenAIStub(["qwen3-coder-next"], {"madcat": "qwen3-coder-next"}, latency_ms=400) as server:
         yield server
 
 
