@@ -59,8 +59,9 @@ class QuantiseConfig:
     allow_misaligned: bool = False  # quantise even when vLLM's 4-bit kernels would refuse or pad a shape
 
 
-def read_source(source: Path) -> dict[str, Any]:
-    """The source's config.json, if it is an unquantised Qwen3-Next checkpoint with its weights; else QuantiseError."""
+def read_source(source: Path, architecture: str = ARCHITECTURE, family: str = "Qwen3-Next",
+                hint: str = "give a tiny twin (python -m serving.tiny_twin DIR --preset w4a16)") -> dict[str, Any]:
+    """The source's config.json, if it is an unquantised `family` checkpoint with its weights; else QuantiseError."""
     if not source.exists():
         raise QuantiseError(f"no such directory: {source}")
     if not source.is_dir():
@@ -68,11 +69,10 @@ def read_source(source: Path) -> dict[str, Any]:
     try:
         config = read_json(source / "config.json", "config.json")
     except InputError as exc:
-        raise QuantiseError(f"{source} is not a Qwen3-Next checkpoint: {exc}") from None
+        raise QuantiseError(f"{source} is not a {family} checkpoint: {exc}") from None
     archs = config.get("architectures") if isinstance(config, dict) else None
-    if not isinstance(archs, list) or ARCHITECTURE not in archs:
-        raise QuantiseError(f"{source} is not a Qwen3-Next checkpoint (architectures: {archs}); give a tiny twin "
-                            "(python -m serving.tiny_twin DIR --preset w4a16)")
+    if not isinstance(archs, list) or architecture not in archs:
+        raise QuantiseError(f"{source} is not a {family} checkpoint (architectures: {archs}); {hint}")
     if config.get("quantization_config"):
         method = config["quantization_config"].get("quant_method", "?")
         raise QuantiseError(f"{source} is already quantised ({method}); give the BF16 checkpoint")

@@ -33,9 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from core.cli_args import OneLineParser, int_in
-from core.safe_io import InputError, build_model_dir, read_json
+from core.safe_io import build_model_dir
 from serving.quant_shapes import dense_kernel_shape_problems
 from serving.quantise import CARRIED, GROUP_SIZE, INSTALL_HINT, SCHEME, STAMP_FILE, QuantiseError, _versions
+from serving.quantise import read_source as read_checkpoint
 
 ARCHITECTURE = "Qwen2ForCausalLM"
 METHODS = ("awq", "rtn")
@@ -61,23 +62,7 @@ class Qwen2QuantiseConfig:
 
 def read_source(source: Path) -> dict[str, Any]:
     """The source's config.json, if it is an unquantised Qwen2 checkpoint with its weights; else QuantiseError."""
-    if not source.is_dir():
-        raise QuantiseError(f"no such directory: {source}" if not source.exists() else
-                            f"{source} is a file; give a checkpoint directory")
-    try:
-        config = read_json(source / "config.json", "config.json")
-    except InputError as exc:
-        raise QuantiseError(f"{source} is not a Qwen2 checkpoint: {exc}") from None
-    archs = config.get("architectures") if isinstance(config, dict) else None
-    if not isinstance(archs, list) or ARCHITECTURE not in archs:
-        raise QuantiseError(f"{source} is not a Qwen2 checkpoint (architectures: {archs}); give the one "
-                            "`python -m serving.qwen_coder` prepares")
-    if config.get("quantization_config"):
-        method = config["quantization_config"].get("quant_method", "?")
-        raise QuantiseError(f"{source} is already quantised ({method}); give the BF16 checkpoint")
-    if not list(source.glob("*.safetensors")):
-        raise QuantiseError(f"{source} has no *.safetensors weights")
-    return config
+    return read_checkpoint(source, ARCHITECTURE, "Qwen2", "give the one `python -m serving.qwen_coder` prepares")
 
 
 def check_config(cfg: Qwen2QuantiseConfig) -> dict[str, Any]:
