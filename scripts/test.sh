@@ -9,4 +9,4 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 .venv/bin/lint-imports --no-cache
 # the spec's self-test: agents that ignore the task must pass no scenario (exit 1 otherwise)
 .venv/bin/python -m evals selftest | tail -n 2
-.venv/bin/python -m pytest -q -n 2 "$@"
+.venv/bin/python -m pytest -q -n 2 --dist loadgroup "$@"

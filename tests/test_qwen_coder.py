@@ -93,6 +93,7 @@ def test_it_will_not_overwrite_a_directory_that_is_not_a_prepared_model(tmp_path
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("timing_or_heavy")  # minutes of both cores: not beside the timing-sensitive interrupt tests
 @pytest.mark.skipif(not (qwen_coder.DEFAULT_SOURCE / QWEN25_CODER_05B.wheels[0][0]).is_file(),
                     reason="the six Qwen2.5-Coder wheels are not in .work/wheels/qwen2.5-coder-0.5b")
 def test_the_real_model_is_prepared_with_its_own_hermes_template(tmp_path: Path) -> None:

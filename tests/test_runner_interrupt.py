@@ -20,12 +20,13 @@ from doubles.openai_stub import OpenAIStub
 from reports.results import load_run
 
 REPO = Path(__file__).resolve().parent.parent
+# Timing-sensitive: never beside the heavy real-model preparation (tests/test_qwen_coder.py) under `-n 2`.
+pytestmark = pytest.mark.xdist_group("timing_or_heavy")
 
 
 @pytest.fixture
 def slow_stub() -> Iterator[OpenAIStub]:
-    # slow enough that a loaded machine still sees a few samples finish long before the last one does
-    with OpenAIStub(["qwen3-coder-next"], {"madcat": "qwen3-coder-next"}, latency_ms=400) as server:
+    with OpenAIStub(["qwen3-coder-next"], {"madcat": "qwen3-coder-next"}, latency_ms=150) as server:
         yield server
 
 
