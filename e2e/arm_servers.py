@@ -5,8 +5,10 @@ why one died, read from its log."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
+import signal
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -55,3 +57,16 @@ def refusal(step: Step, name: str, exc: Exception) -> dict[str, Any]:
     """A server that died before it was ready: why, from its log."""
     log = server_log(step, name).read_text(encoding="utf-8", errors="replace")
     return {"state": "refused", "why": str(exc), **failure_excerpt(log)}
+
+
+def stop_servers(work: Path, names: tuple[str, ...], summary: dict[str, Any]) -> None:
+    """End each named server this driver started (its session's pid in work/vllm-<name>.pid), noting which."""
+    for name in names:
+        pid_file = work / f"vllm-{name}.pid"
+        if pid_file.is_file():
+            try:
+                os.killpg(int(pid_file.read_text()), signal.SIGTERM)
+            except (ProcessLookupError, ValueError, PermissionError):
+                pass
+            pid_file.unlink()
+            summary.setdefault("stopped", []).append(name)

@@ -36,7 +36,6 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -44,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from core.safe_io import write_text_atomic
+from e2e.arm_servers import stop_servers
 from e2e.steps import REPO, Step, StepFailed, phased_parser, results_stats, run_phase, step_lines
 from runner.run_options import add_run_options, run_flags
 from serving.model_profiles import ModelProfile, profile
@@ -281,15 +281,7 @@ def divergence(step: Step, work: Path, args: argparse.Namespace, summary: dict[s
 
 
 def stop(work: Path, summary: dict[str, Any]) -> None:
-    for base in BASES:
-        pid_file = work / f"vllm-{base}.pid"
-        if pid_file.is_file():
-            try:
-                os.killpg(int(pid_file.read_text()), signal.SIGTERM)
-            except (ProcessLookupError, ValueError, PermissionError):
-                pass
-            pid_file.unlink()
-            summary.setdefault("stopped", []).append(base)
+    stop_servers(work, BASES, summary)
 
 
 # --- the record --------------------------------------------------------------------------------------------------

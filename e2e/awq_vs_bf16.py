@@ -38,7 +38,6 @@ import json
 import os
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -46,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from core.safe_io import write_text_atomic
-from e2e.arm_servers import recorded_targets, refusal, start_arm_server
+from e2e.arm_servers import recorded_targets, refusal, start_arm_server, stop_servers
 from e2e.steps import (
     REPO,
     Step,
@@ -206,15 +205,7 @@ def evaluate(step: Step, work: Path, args: argparse.Namespace, summary: dict[str
 
 
 def stop(work: Path, summary: dict[str, Any]) -> None:
-    for name in ARMS:
-        pid_file = work / f"vllm-{name}.pid"
-        if pid_file.is_file():
-            try:
-                os.killpg(int(pid_file.read_text()), signal.SIGTERM)
-            except (ProcessLookupError, ValueError, PermissionError):
-                pass
-            pid_file.unlink()
-            summary.setdefault("stopped", []).append(name)
+    stop_servers(work, ARMS, summary)
 
 
 def divergence_line(div: dict[str, Any]) -> str:

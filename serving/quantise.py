@@ -160,7 +160,7 @@ def quantise(cfg: QuantiseConfig) -> Path:
         raise QuantiseError(str(exc)) from None
 
 
-def _parse_tp(text: str) -> tuple[int, ...]:
+def parse_tp(text: str) -> tuple[int, ...]:
     try:
         sizes = tuple(int(t) for t in text.split(","))
     except ValueError:
@@ -179,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("out", type=Path, help="output directory (an earlier copy made here is replaced)")
     parser.add_argument("--format", choices=FORMATS, default="compressed-tensors",
                         help="checkpoint format (AutoAWQ's GEMM format is not written; see README)")
-    parser.add_argument("--check-tp", type=_parse_tp, default=(1, 2), metavar="N[,N]",
+    parser.add_argument("--check-tp", type=parse_tp, default=(1, 2), metavar="N[,N]",
                         help="tensor-parallel sizes at which vLLM's 4-bit kernels must take every shape (default 1,2)")
     parser.add_argument("--allow-misaligned", action="store_true",
                         help="quantise even when a shape would be refused or padded by vLLM's 4-bit kernels")

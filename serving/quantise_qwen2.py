@@ -35,7 +35,16 @@ from typing import Any
 from core.cli_args import OneLineParser, int_in
 from core.safe_io import build_model_dir
 from serving.quant_shapes import dense_kernel_shape_problems
-from serving.quantise import CARRIED, GROUP_SIZE, INSTALL_HINT, SCHEME, STAMP_FILE, QuantiseError, _versions
+from serving.quantise import (
+    CARRIED,
+    GROUP_SIZE,
+    INSTALL_HINT,
+    SCHEME,
+    STAMP_FILE,
+    QuantiseError,
+    _versions,
+    parse_tp,
+)
 from serving.quantise import read_source as read_checkpoint
 
 ARCHITECTURE = "Qwen2ForCausalLM"
@@ -215,18 +224,6 @@ def quantise_qwen2(cfg: Qwen2QuantiseConfig) -> Path:
         raise QuantiseError(str(exc)) from None
 
 
-def _parse_tp(text: str) -> tuple[int, ...]:
-    import argparse
-
-    try:
-        sizes = tuple(int(t) for t in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--check-tp is a comma-separated list of sizes (e.g. 1,2), got {text!r}") from None
-    if not sizes or any(s < 1 for s in sizes):
-        raise argparse.ArgumentTypeError(f"--check-tp sizes must be positive, got {text!r}")
-    return sizes
-
-
 def build_parser() -> OneLineParser:
     p = OneLineParser(prog="python -m serving.quantise_qwen2",
                       description="A W4A16 (4-bit, group 128, symmetric) compressed-tensors copy of a BF16 Qwen2 "
@@ -241,7 +238,7 @@ def build_parser() -> OneLineParser:
                    help="tokens a calibration line is cut to (default 2048)")
     p.add_argument("--seed", type=int_in(0, 2**32 - 1), default=0, help="which lines, when there are more")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--check-tp", type=_parse_tp, default=(1,), metavar="N[,N]",
+    p.add_argument("--check-tp", type=parse_tp, default=(1,), metavar="N[,N]",
                    help="tensor-parallel sizes at which vLLM's Marlin kernels must take every shape (default 1; "
                         "Qwen2.5-Coder-0.5B's o_proj is 448 rows a rank at 2)")
     p.add_argument("--allow-misaligned", action="store_true", help="quantise even when a shape would be refused")
