@@ -81,19 +81,23 @@ def parse_recorded(text: str) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class AdapterSpec:
-    """What the train phase makes: NAME=RECIPE[:LINES][:poison][@SEED]."""
+    """What the train phase makes: NAME=RECIPE[:LINES|:FILE.jsonl][:poison][@SEED]."""
 
     name: str
     recipe: str
     lines: int | None = None  # a fresh `dataset build --count LINES`; None: the recipe's own dataset
     poison: bool = False  # the build breaks the hard invariants on purpose (`dataset build --poison`)
     seed: int | None = None  # the training seed, when not the recipe's
+    # a dataset built beforehand (a mixture of builds, say: the record names the commands), relative to --work;
+    # checked by `dataset validate` like a fresh build
+    dataset_file: str | None = None
 
 
 def parse_adapter(text: str) -> AdapterSpec:
-    """NAME=RECIPE[:LINES][:poison][@SEED] -> AdapterSpec."""
-    usage = ("an adapter is NAME=RECIPE[:LINES][:poison][@SEED] (e.g. smol-wide=training/configs/smol-wide.yaml:400, "
-             f"qwen-seed1=training/configs/qwen-coder-0.5b.yaml:400@1), got {text!r}")
+    """NAME=RECIPE[:LINES|:FILE.jsonl][:poison][@SEED] -> AdapterSpec."""
+    usage = ("an adapter is NAME=RECIPE[:LINES|:FILE.jsonl][:poison][@SEED] (e.g. "
+             "smol-wide=training/configs/smol-wide.yaml:400, qwen-seed1=training/configs/qwen-coder-0.5b.yaml:400@1, "
+             f"qwen-r3=training/configs/qwen-coder-0.5b.yaml:r3-clean.jsonl), got {text!r}")
     name, sep, rest = text.partition("=")
     rest, at, seed = rest.partition("@")
     recipe, *options = rest.split(":")
@@ -101,10 +105,12 @@ def parse_adapter(text: str) -> AdapterSpec:
     if poison:
         options = options[:-1]
     lines = options[0] if options else None
-    if not (sep and name and recipe and len(options) <= 1 and (lines is None or lines.isdigit() and int(lines) > 0)
-            and (not at or seed.isdigit())):
+    file = lines if lines and lines.endswith(".jsonl") and "/" not in lines and len(lines) > len(".jsonl") else None
+    if not (sep and name and recipe and len(options) <= 1
+            and (lines is None or file or lines.isdigit() and int(lines) > 0) and (not at or seed.isdigit())):
         raise argparse.ArgumentTypeError(usage)
-    return AdapterSpec(name, recipe, int(lines) if lines else None, poison, int(seed) if at else None)
+    return AdapterSpec(name, recipe, int(lines) if lines and not file else None, poison, int(seed) if at else None,
+                       file)
 
 
 def train(step: Step, work: Path, profile: ModelProfile, name: str, recipe: str, dataset: str | None = None,
@@ -144,9 +150,21 @@ def build_dataset(step: Step, work: Path, lines: int, poison: bool) -> str:
     return str(path)
 
 
+def given_dataset(step: Step, work: Path, name: str, poison: bool) -> str:
+    """A dataset built beforehand, in --work: a clean one must pass `dataset validate`, a poisoned one be refused."""
+    path = work / name
+    if not path.is_file():
+        raise StepFailed(f"no dataset {path}: copy the file built beforehand into --work")
+    if f"validate-{name}" not in {s["name"] for s in step.summary["steps"]}:
+        step.run(f"validate-{name}", [sys.executable, "-m", "dataset", "validate", str(path)],
+                 ok_codes=(1,) if poison else (0,))
+    return str(path)
+
+
 def train_round(step: Step, work: Path, profile: ModelProfile, specs: list[AdapterSpec]) -> None:
     """Build and validate each dataset, then train every adapter at once (a small model leaves the GPU idle)."""
-    datasets = {s.name: build_dataset(step, work, s.lines, s.poison) if s.lines else None for s in specs}
+    datasets = {s.name: given_dataset(step, work, s.dataset_file, s.poison) if s.dataset_file
+                else build_dataset(step, work, s.lines, s.poison) if s.lines else None for s in specs}
     with ThreadPoolExecutor(max_workers=len(specs)) as pool:
         list(pool.map(lambda s: train(step, work, profile, s.name, s.recipe, datasets[s.name], s.seed), specs))
 

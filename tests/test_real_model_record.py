@@ -103,8 +103,27 @@ def test_adapter_specs_parse(text: str, lines: int | None, poison: bool, seed: i
     assert parse_adapter(text) == AdapterSpec("a", "b.yaml", lines, poison, seed)
 
 
+def test_an_adapter_may_name_a_dataset_built_beforehand() -> None:
+    from e2e.real_model_e2e import AdapterSpec, parse_adapter
+
+    assert parse_adapter("a=b.yaml:r3.jsonl:poison@2") == AdapterSpec("a", "b.yaml", None, True, 2, "r3.jsonl")
+    assert parse_adapter("a=b.yaml:r3.jsonl") == AdapterSpec("a", "b.yaml", dataset_file="r3.jsonl")
+
+
+def test_a_dataset_built_beforehand_is_validated_and_a_missing_one_refused(tmp_path: Path) -> None:
+    from e2e.real_model_e2e import given_dataset
+    from e2e.steps import Step, StepFailed
+
+    step = Step(tmp_path / "rec", {"steps": [], "measured": {"phase_seconds": {}}})
+    with pytest.raises(StepFailed, match="no dataset"):
+        given_dataset(step, tmp_path, "missing.jsonl", poison=False)
+    (tmp_path / "bad.jsonl").write_text('{"messages": "not a list"}\n')
+    with pytest.raises(StepFailed):
+        given_dataset(step, tmp_path, "bad.jsonl", poison=False)
+
+
 @pytest.mark.parametrize("text", ["a", "=b.yaml", "a=", "a=b.yaml:", "a=b.yaml:x", "a=b.yaml:0", "a=b.yaml@x",
-                                  "a=b.yaml:1:2", "a=b.yaml:400:salt"])
+                                  "a=b.yaml:1:2", "a=b.yaml:400:salt", "a=b.yaml:.jsonl", "a=b.yaml:x/y.jsonl"])
 def test_bad_adapter_specs_are_refused_in_one_line(text: str) -> None:
     from e2e.real_model_e2e import parse_adapter
 
