@@ -4,8 +4,13 @@ A scenario's grader judges a habit (recall before the edit, the sin alias); its 
 judges the outcome the user asked for, τ²-bench style, so that a trajectory that dodges the task
 cannot pass by showing a habit in passing. Each key is one requirement, all must hold:
 
-  answer   [regex, ...]        the agent's text (all its turns) matches each, case-insensitive: a fact
-                               only the right tool calls could have produced ("max-lora-rank: 16" -> 16)
+  answer   [regex | {say: regex, seen: regex} | {say: regex, fact: false}, ...]
+                               the agent's text matches each, case-insensitive, with a fact it observed
+                               (evals/facts.py): the text a bare regex matched must be matched by it in a user
+                               message or a tool result before that turn, one the agent did not write itself
+                               (`echo '16'` shows nothing); `seen` names that observation where the answer words
+                               it differently ("sin is unreachable" after "Operation timed out"); `fact: false`
+                               marks words that are no fact of the world (the agent's own plan, a relayed greeting)
   spoken   regex               something matching was actually spoken (tts_speak with TTS on)
   voice    cart                the TTS voice at the end is that cart's
   stored   {kind, text}        a memory of that kind (or list of kinds) whose title + content matches
@@ -16,6 +21,10 @@ cannot pass by showing a habit in passing. Each key is one requirement, all must
   ran      {host, command} | [..]  a simple command matching ran on that host (through ssh or the host
                                argument), as the shell parser resolves it: paths and wrappers peeled, text
                                inside `echo '...'` never a command
+
+Every answer must also state no fact of the world's live content (service states, config settings, memories)
+that no tool result showed (evals/facts.py, world_facts): during an outage, the content of the side that could
+not be reached; otherwise the training world recited from memory.
 
 The final world is rebuilt by replaying the trajectory's calls against a fresh simulator: the
 simulator is deterministic, so the replay is the world the agent saw.
@@ -28,6 +37,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from evals.facts import unobserved_value, unobserved_world_fact
 from evals.transcript import Transcript
 from evals.world import Simulator, World, shell
 from evals.world.source import declarations, is_stub
@@ -74,11 +84,20 @@ def _search(pattern: str, text: str) -> bool:
     return re.search(pattern, text, re.I | re.S) is not None
 
 
+def answer_items(value: Any) -> list[dict[str, Any]]:
+    """A check's `answer` as {say, seen, fact} items (a bare regex: {say: regex})."""
+    return [{"say": v} if isinstance(v, str) else v for v in ([value] if isinstance(value, (str, dict)) else value)]
+
+
 def _answer(t: Transcript, world: World, patterns: Any) -> str | None:
-    text = "\n".join(turn.content for turn in t.turns)
-    for pattern in [patterns] if isinstance(patterns, str) else patterns:
-        if not _search(pattern, text):
-            return f"the answer never says what the user asked for (expected /{pattern}/)"
+    for item in answer_items(patterns):
+        said, unobserved = unobserved_value(t, item["say"], item.get("seen"), item.get("fact", True))
+        if not said:
+            return f"the answer never says what the user asked for (expected /{item['say']}/)"
+        if unobserved is not None:
+            shown = " ".join(unobserved.split())[:80]
+            return (f"stated {shown!r}, which no tool result showed" +
+                    (f" (expected one matching /{item['seen']}/)" if item.get("seen") else ""))
     return None
 
 
@@ -215,7 +234,8 @@ def validate_check(check: Any) -> None:
     patterns: list[str] = []
     for key, value in check.items():
         if key == "answer":
-            patterns += [value] if isinstance(value, str) else list(value)
+            items = _validate_answer(value)
+            patterns += [i["say"] for i in items] + [i["seen"] for i in items if "seen" in i]
         elif key == "spoken":
             patterns.append(value)
         elif key == "stored":
@@ -229,6 +249,16 @@ def validate_check(check: Any) -> None:
             re.compile(str(pattern))
         except re.error as exc:
             raise BadCheck(f"check has a bad pattern /{pattern}/: {exc}") from None
+
+
+def _validate_answer(value: Any) -> list[dict[str, Any]]:
+    items = answer_items(value) if isinstance(value, (str, dict, list)) else None
+    if items is None or not all(
+            isinstance(i, dict) and isinstance(i.get("say"), str) and set(i) <= {"say", "seen", "fact"}
+            and isinstance(i.get("seen", ""), str) and i.get("fact", False) is False and not {"seen", "fact"} <= set(i)
+            for i in items):
+        raise BadCheck("check.answer is a list of regexes or {say: regex, seen: regex} or {say: regex, fact: false}")
+    return items
 
 
 def _validate_file(value: Any) -> None:
@@ -253,4 +283,4 @@ def task_problem(t: Transcript, check: dict[str, Any] | None = None) -> str | No
             problem = CHECKS[key](t, world, check[key])
             if problem:
                 return problem
-    return None
+    return unobserved_world_fact(t, World.build(t.world_overrides, t.faults_spec))

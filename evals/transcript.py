@@ -37,6 +37,11 @@ MCP_OUTAGE = re.compile(
     r"unavailable|not running)|^MCP error -?\d+: (connection closed|not connected|request timed out)|"
     r"^(Error: )?(not connected|connection closed)\b", re.I | re.M)
 
+# A host that does not answer, as ssh, ping and curl say it.
+UNREACHABLE = re.compile(r"operation timed out|connection timed out|100(\.0)?% packet loss|no route to host|"
+                         r"host is down|(network|host) is unreachable|destination host unreachable|request timeout",
+                         re.I)
+
 
 class BadTranscript(ValueError):
     """The input is not a transcript (the message says why, in one line)."""
