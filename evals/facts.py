@@ -4,7 +4,7 @@ The eval world is the training world, so an agent can state its facts from memor
 memory, the legacy notes) after a harmless call. An answer's fact counts only when, before the turn that states
 it, the system prompt, a user message or a tool result showed it and the agent had not itself written it first:
 a value that first appears in the agent's own call arguments (`echo 'max-lora-rank: 16'`, a memory it stored and
-recalled) is the agent's, not an observation. The agent's own text never counts as a source. Where the prompt
+recalled) is the agent's, not an observation, and a question is none either ("is the CI runner up?"). The agent's own text never counts as a source. Where the prompt
 gives a fact the task must fetch afresh (the full prompt names sin's GPU), the scenario's `seen` says which tool
 result must show it.
 
@@ -66,35 +66,46 @@ class Observations:
     def __init__(self, t: Transcript) -> None:
         events = [Event(-2, SEEN, content_text(m.get("content"))[:MAX_TEXT]) for m in t.messages
                   if m.get("role") in {"system", "developer"}]
-        events += [Event(2 * u.after_turn - 1, SEEN, u.content[:MAX_TEXT]) for u in t.user_messages]
+        # what the user asserts, not what it asks ("is the CI runner up?" shows no state)
+        events += [Event(2 * u.after_turn - 1, SEEN, "\n".join(_asserted_sentences(u.content[:MAX_TEXT])))
+                   for u in t.user_messages]
         for call in t.calls:
             events.append(Event(2 * call.turn, AUTHORED, str(call.raw_arguments)[:MAX_TEXT]))
             if call.result:
                 events.append(Event(2 * call.turn + 1, SEEN, call.result[:MAX_TEXT]))
         self.events = sorted(events, key=lambda e: (e.time, e.kind != AUTHORED))
+        self._cache: dict[tuple[str, int], set[str]] = {}
 
     def first(self, found: re.Pattern[str] | str, before_turn: int, value: str | None = None,
               in_spaced: bool = False) -> str | None:
         """SEEN or AUTHORED: who first had a text `found` matches (with compacted `value` when given; in the
         spaced form of the text with `in_spaced`, always for words), before `before_turn`; None when no one did."""
-        for event in self.events:
+        for i, event in enumerate(self.events):
             if event.time >= 2 * before_turn:
                 break
-            if _has(event, found, value, in_spaced):
+            if value is not None and isinstance(found, re.Pattern):
+                if value in self._values(found, i):
+                    return event.kind
+            elif _has(event, found, in_spaced):
                 return event.kind
         return None
+
+    def _values(self, pattern: re.Pattern[str], i: int) -> set[str]:
+        """The compacted texts `pattern` matches in event i (its first MAX_VALUES matches), computed once."""
+        key = (pattern.pattern, i)
+        if key not in self._cache:
+            self._cache[key] = {compact(m.group(0)) for m in _matches(pattern, self.events[i].text)}
+        return self._cache[key]
 
     def observed(self, found: re.Pattern[str] | str, before_turn: int, value: str | None = None,
                  in_spaced: bool = False) -> bool:
         return self.first(found, before_turn, value, in_spaced) == SEEN
 
 
-def _has(event: Event, found: re.Pattern[str] | str, value: str | None, in_spaced: bool) -> bool:
+def _has(event: Event, found: re.Pattern[str] | str, in_spaced: bool) -> bool:
     if isinstance(found, str):  # a world fact's words
         return f" {found} " in f" {event.spaced} "
-    if value is None:
-        return found.search(event.spaced if in_spaced else event.text) is not None
-    return any(compact(m.group(0)) == value for m in _matches(found, event.text))
+    return found.search(event.spaced if in_spaced else event.text) is not None
 
 
 def _matches(pattern: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
@@ -129,8 +140,8 @@ def unobserved_value(t: Transcript, say: str, seen: str | None, fact: bool = Tru
                 return True, None
             stated = stated or matches[0].group(0)
             continue
-        for m in matches:
-            if obs.observed(said_pattern, index, compact(m.group(0))):
+        for value in dict.fromkeys(compact(m.group(0)) for m in matches):
+            if obs.observed(said_pattern, index, value):
                 return True, None
         stated = stated or matches[0].group(0)
     return stated is not None, stated
@@ -140,10 +151,14 @@ def unobserved_value(t: Transcript, say: str, seen: str | None, fact: bool = Tru
 
 STATES = {"running": "running|active|up|healthy", "stopped": "stopped|inactive|down|dead|not running"}
 CONFIG_LINE = re.compile(r"^\s*([\w.-]+)\s*:\s*(\S.*?)\s*$", re.M)
+MAX_CLAIMS = 200_000  # an answer turn is read for world facts on its first 200,000 characters (a generation
+# limit is a few thousand tokens; a megabyte of text must not make a grade take a second)
 SHINGLE = 5  # this many words of a memory's content in a row state that memory
-# a sentence with one of these is asked, hedged or denied, not asserted
-UNASSERTED = re.compile(r"\?|\b(not|no|never|whether|if|unknown|unable|cannot|can't|couldn't|could not|"
-                        r"didn't|did not|wasn't|isn't|haven't|unclear|may|might|would|should|once|until)\b", re.I)
+# a sentence with one of these words, or a question mark, is asked, hedged or denied, not asserted
+UNASSERTED = frozenset({"not", "no", "never", "whether", "if", "unknown", "unable", "cannot", "can't", "couldn't",
+                        "didn't", "wasn't", "isn't", "haven't", "unclear", "may", "might", "would", "should",
+                        "once", "until"})
+WORD_APOSTROPHE = re.compile(r"[a-z0-9']+")
 
 
 @dataclass(frozen=True)
@@ -180,13 +195,14 @@ def world_facts(world: World) -> list[WorldFact]:
 
 
 def _asserted_sentences(text: str) -> list[str]:
-    return [s for s in re.split(r"(?<=[.!?;\n])\s+", text) if s.strip() and not UNASSERTED.search(s)]
+    return [s for s in re.split(r"(?<=[.!?;\n])\s+", text) if s.strip() and "?" not in s
+            and UNASSERTED.isdisjoint(WORD_APOSTROPHE.findall(s.lower().replace("\u2019", "'")))]
 
 
-def _states(form: re.Pattern[str] | str, sentences: list[str], shingles: set[str]) -> bool:
+def _states(form: re.Pattern[str] | str, claims: str, shingles: set[str]) -> bool:
     if isinstance(form, str):
         return form in shingles
-    return any(form.search(s) for s in sentences)
+    return form.search(claims) is not None
 
 
 def _without_quoted_commands(t: Transcript, before_turn: int, text: str) -> str:
@@ -219,12 +235,13 @@ def unobserved_world_fact(t: Transcript, world: World, from_turn: int = 0) -> st
     for index, text in answer_turns(t):
         if index < from_turn:
             continue
-        text = _without_quoted_commands(t, index, text)
+        text = _without_quoted_commands(t, index, text[:MAX_CLAIMS])
         sentences = [spaced(s) for s in _asserted_sentences(text)]
         shingles = {" ".join(w[i:i + SHINGLE]) for w in (s.split() for s in sentences)
                     for i in range(len(w) - SHINGLE + 1)}
+        claims = " | ".join(sentences)  # one text to search; no fact's form reaches across the " | "
         for fact in facts:
-            if _states(fact.form, sentences, shingles) and not obs.observed(fact.form, index, in_spaced=True):
+            if _states(fact.form, claims, shingles) and not obs.observed(fact.form, index, in_spaced=True):
                 return f"stated {fact.label}, which no tool result showed"
     return None
 

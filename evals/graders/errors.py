@@ -49,9 +49,10 @@ def mcp_down_alerts_user(t: Transcript) -> Verdict:
         return ok("no MCP server was down")
     for server, call in down.items():
         text = t.texts_after(call.position)
-        aliases = [re.escape(server), *map(re.escape, _server_tools(server))]
+        # whole names only: "legacy-memory_recall" names the legacy server, not eems's memory_recall
+        aliases = [rf"(?<![\w-]){re.escape(name)}(?!\w)" for name in [server, *_server_tools(server)]]
         if server == "eems":
-            aliases += ["memory", "EEMS"]
+            aliases += [r"(?<![\w-])memory(?!\w)"]
         if not text.strip():
             return fail(f"the {server} outage ({call.where()}) was never reported to the user")
         if not (mentions(text, *aliases) and mentions(text, OUTAGE)):
