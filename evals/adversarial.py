@@ -16,7 +16,7 @@ adapter or a real model might by accident or on purpose:
 
 Each is a function of its parameters (`habit_agent`, `mirror_agent`, ...) so a property test can draw variants;
 FAMILY is the fixed set the CLI self-test plays. Cross-scenario replays (a good script of one scenario played in
-another's world) need the teacher (dataset/, a layer above), so they live in tests/test_selftest_adversarial.py.
+another's world) need the teacher (dataset/, a layer above), so they live in tests/test_selftest_replay.py.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The self-test's adversarial family passes nothing: habit-shaped agents that ignore the task, keyword mirrors,
 destructive commands path-qualified or wrapped, another cart's name in new phrasings, and another scenario's good
 script replayed in this scenario's world. The fixed family runs in `python -m evals selftest`; here hypothesis
-draws variants of each."""
+draws variants of each (cross-scenario replays: tests/test_selftest_replay.py)."""
 
 from __future__ import annotations
 
