@@ -54,11 +54,16 @@ def test_a_task_done_passes_every_check() -> None:
         turn(("memory_store", {"kind": "win", "title": "count", "content": "added count"}, "Stored.")),
         turn(("edit", {"path": "src/users.ts", "old": "export async function list",
                        "new": "export async function count() { return (await list()).length }\nexport async function list"}, "Edited.")),
-        turn(bash("ssh sin systemctl status vllm")),
+        turn(bash("ssh sin systemctl status vllm", "vllm: running")),
+        turn(bash("ssh sin cat /etc/vllm/qwen3-coder-next.yaml", "enable-lora: true\nmax-lora-rank: 16")),
         say("vllm is running; max-lora-rank is 16."))
     check = {"answer": [r"\b16\b"], "spoken": "hello", "voice": "nova", "stored": {"kind": ["win"], "text": "count"},
              "file": {"src/users.ts": {"declares": ["count"]}}, "ran": {"host": "sin", "command": "systemctl"}}
     assert task_problem(load_transcript(with_check(t, check))) is None
+    # the same answer from memory: the config was never read
+    unread = {**t, "messages": [m for m in t["messages"] if "qwen3-coder-next.yaml" not in json.dumps(m)
+                                and "max-lora-rank: 16" not in str(m.get("content"))]}
+    assert task_problem(load_transcript(with_check(unread, check))) == "stated '16', which no tool result showed"
 
 
 def test_the_habit_without_the_task_fails_with_both_reasons() -> None:
