@@ -9,7 +9,7 @@ learned under the project's one rule (reports/significance.py: exact McNemar on 
 Holm-adjusted across every behaviour, p < the gate's alpha), and writes each step's wall time to
 <work>/timings.json. By default both arms run the scenarios of the behaviours the demo teaches (DEMO_EVALS: the
 persona category, 9 scenarios), each for DEMO_EPOCHS sampled epochs (temperature DEMO_TEMPERATURE, each epoch its own
-seed: runner/epoch_seeds.py, the same seeds in both arms), so each taught behaviour has 24-30 pairs: the exact test
+seed: runner/epoch_seeds.py, the same seeds in both arms), so each taught behaviour has 20 or 25 pairs: the exact test
 can reach the alpha. The Holm family is the behaviours the runs tested (both taught ones); the other 22 behaviours are
 not run (`--eval CATEGORY` adds them, at about a minute per category and epoch on two cores).
 
@@ -39,7 +39,7 @@ DEMO_RECIPES = "introduce,bt-probe"
 # the behaviours the demo's selection teaches (its base corpus must show neither: tests/test_habitless_corpus.py)
 DEMO_TAUGHT = ("persona.loads_identity_from_cart", "persona.no_hardcoded_bt_identity")
 DEMO_EVALS = ("persona",)  # the category of exactly the taught behaviours: what the eval arms run by default
-DEMO_EPOCHS = 6  # 4 and 5 scenarios x 6 = 24 and 30 pairs (the rule can never call 4 or 5 pairs learned)
+DEMO_EPOCHS = 5  # 4 and 5 scenarios x 5 = 20 and 25 pairs (the rule can never call 4 or 5 pairs learned)
 DEMO_TEMPERATURE = 0.6  # sampled: at 0 every epoch repeats one trajectory and adds no evidence
 TIMINGS: list[dict[str, object]] = []  # each step's title and wall seconds, in order
 
