@@ -6,18 +6,18 @@ one of the project's own commands, run as a subprocess so that what a user would
 streams through, and a failed step ends the loop with one line saying which and where its log is. The numbers
 in the report come from the runs this loop just made; the loop ends by naming the behaviours the adapter
 learned under the project's one rule (reports/significance.py: exact McNemar on the paired samples,
-Holm-adjusted across every behaviour, p < the gate's alpha), and writes each step's wall time to
+Holm-adjusted across the behaviours the runs tested, p < the gate's alpha), and writes each step's wall time to
 <work>/timings.json. By default both arms run the scenarios of the behaviours the demo teaches (DEMO_EVALS: the
 persona category, 9 scenarios), each for DEMO_EPOCHS sampled epochs (temperature DEMO_TEMPERATURE, each epoch its own
 seed: runner/epoch_seeds.py, the same seeds in both arms), so each taught behaviour has 20 or 25 pairs: the exact test
 can reach the alpha. The Holm family is the behaviours the runs tested (both taught ones); the other 22 behaviours are
-not run (`--eval CATEGORY` adds them, at about a minute per category and epoch on two cores).
+not run (`--eval CATEGORY`, repeatable, replaces the default: name persona too to keep it).
 
 The twin is the `demo` preset: a base pretrained once on a GPU on habitless transcripts (it uses the world's
 tools when asked and copies what they return, and introduces itself as a stock "Qwen"; reports/records/twin-pretraining/).
 The demo's training set is a selection (`--categories`, `--recipes`): on two CPU cores the loop teaches that
 base one habit, the persona opening (read the settings, load the active cart, introduce itself as that cart),
-rather than all seven categories at once. What it learns is measured in README, "The offline loop".
+rather than all seven categories at once. What it learns is measured in docs/demo.md.
 """
 
 from __future__ import annotations
