@@ -5,11 +5,12 @@
 Clones the repository's HEAD into a temporary directory and runs the demo's loop there
 (`python -m e2e.offline_loop`, what `bash scripts/demo.sh` runs after its set-up) with this
 interpreter, whose environment is the set-up (`bash scripts/setup.sh`), so the time is the demo's own,
-set-up excluded. Writes reports/records/benchmarks/demo.json and demo.md: the commit, the machine (cores,
-load average before and after: the demo shares the machine with whatever else runs), the loop's
-phases and total, and per behaviour the adapter's and the baseline's passes, the verdict of the one rule
-(reports/significance.py) with its exact and Holm-adjusted p, and the paired bootstrap interval of the
-difference (its size).
+set-up excluded. Appends to reports/records/benchmarks/demo.json (a list, oldest first) and demo.md (one dated
+section a run; earlier numbers are history and stay as they were): the commit, the machine (cores, load average
+before and after: the demo shares the machine with whatever else runs), the loop's phases and total, which evals
+ran and how many tries, and per behaviour the adapter's and the baseline's passes, the verdict of the one rule
+(reports/significance.py) with its exact and Holm-adjusted p and the size of the Holm family, and the paired
+bootstrap interval of the difference (its size).
 """
 
 from __future__ import annotations
@@ -48,13 +49,19 @@ def behaviour_rows(comparison: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+TITLE = "# The offline demo from a fresh clone\n"
+
+
 def to_markdown(result: dict[str, Any]) -> str:
+    """One run's dated section of demo.md."""
     m = result["machine"]
+    evals = ", ".join(result.get("evals") or ["every eval"])
     lines = [
-        "# The offline demo from a fresh clone",
+        f"## {result['date']}: commit {result['commit'][:12]}",
         "",
         f"`python -m benchmarks.demo` at commit {result['commit'][:12]} ({result['date']}): a fresh clone, then "
-        "`python -m e2e.offline_loop` (what `bash scripts/demo.sh` runs after its set-up).",
+        "`python -m e2e.offline_loop` (what `bash scripts/demo.sh` runs after its set-up)"
+        + (f" with {' '.join(result['loop_args'])}" if result.get("loop_args") else "") + ".",
         f"Machine: {m['cores']} cores ({m['processor'] or m['machine']}), Python {m['python']}; load average "
         f"{m['load_before']} before and {m['load_after']} after (the machine is shared: other jobs slow the demo down).",
         "",
@@ -64,10 +71,11 @@ def to_markdown(result: dict[str, Any]) -> str:
         "|---|---:|",
         *(f"| {s['step']} | {s['seconds']:.0f} |" for s in result["steps"]),
         "",
-        f"Per behaviour, {result.get('epochs', '?')} sampled tries per scenario at temperature "
-        f"{result.get('temperature', '?')}. Learned = the one rule (reports/significance.py): two-sided exact McNemar "
-        f"on the paired samples, Holm-adjusted across every behaviour, p < {result.get('alpha', 0.05):g}, more pairs "
-        "won than lost. The difference is adapter - baseline with its 95% percentile bootstrap interval over "
+        f"Evals run: {evals}. Per behaviour, {result.get('epochs', '?')} sampled tries per scenario at temperature "
+        f"{result.get('temperature', '?')}, each epoch its own seed, the same in both arms. Learned = the one rule "
+        "(reports/significance.py): two-sided exact McNemar on the paired samples, Holm-adjusted across the "
+        f"{result.get('holm_family', '?')} behaviour(s) the runs tested, p < {result.get('alpha', 0.05):g}, more "
+        "pairs won than lost. The difference is adapter - baseline with its 95% percentile bootstrap interval over "
         "scenarios (10,000 resamples, seed 0): its size, not the test.",
         "",
         "| behaviour | n | baseline | adapter | exact p | Holm p | difference (95% CI) | learned |",
@@ -109,26 +117,38 @@ def run(repo: Path, out_dir: Path, loop_args: list[str]) -> dict[str, Any]:
         "loop_seconds": timings["total_seconds"],
         "steps": timings["steps"],
         "learned": timings["learned"],
+        "evals": timings.get("evals"),
         "epochs": timings.get("epochs"),
         "temperature": timings.get("temperature"),
         "alpha": timings.get("alpha"),
+        "holm_family": timings.get("holm_family"),
         "gate": timings["gate"],
         "behaviours": behaviour_rows(comparison),
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "demo.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    (out_dir / "demo.md").write_text(to_markdown(result), encoding="utf-8")
+    append_record(out_dir, result)
     return result
+
+
+def append_record(out_dir: Path, result: dict[str, Any]) -> None:
+    """Add this run to demo.json (a list; an older single record becomes its first item) and a dated section to
+    demo.md; what is there stays as it was."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = out_dir / "demo.json", out_dir / "demo.md"
+    earlier = json.loads(json_path.read_text(encoding="utf-8")) if json_path.exists() else []
+    records = [earlier] if isinstance(earlier, dict) else list(earlier)
+    json_path.write_text(json.dumps([*records, result], indent=2) + "\n", encoding="utf-8")
+    text = md_path.read_text(encoding="utf-8") if md_path.exists() else TITLE
+    md_path.write_text(text.rstrip("\n") + "\n\n" + to_markdown(result), encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--repo", type=Path, default=Path("."), help="the repository to clone (its HEAD)")
-    parser.add_argument("--out", type=Path, default=OUT_DIR, help="where demo.json and demo.md go")
+    parser.add_argument("--out", type=Path, default=OUT_DIR, help="where demo.json and demo.md are appended to")
     args, loop_args = parser.parse_known_args(argv)
     result = run(args.repo.resolve(), args.out, loop_args)
     print(f"demo: {result['total_seconds']:.0f} s; learned: {', '.join(result['learned']) or 'none'}; "
-          f"wrote {args.out / 'demo.json'} and {args.out / 'demo.md'}")
+          f"appended to {args.out / 'demo.json'} and {args.out / 'demo.md'}")
     return 0
 
 

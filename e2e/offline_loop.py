@@ -6,15 +6,18 @@ one of the project's own commands, run as a subprocess so that what a user would
 streams through, and a failed step ends the loop with one line saying which and where its log is. The numbers
 in the report come from the runs this loop just made; the loop ends by naming the behaviours the adapter
 learned under the project's one rule (reports/significance.py: exact McNemar on the paired samples,
-Holm-adjusted across every behaviour, p < the gate's alpha), and writes each step's wall time to
-<work>/timings.json. By default both arms run every scenario once, greedily: fast, and too few pairs for the rule
-to call a behaviour learned (`--epochs 3 --temperature 0.5` gives it the pairs, at several times the time).
+Holm-adjusted across the behaviours the runs tested, p < the gate's alpha), and writes each step's wall time to
+<work>/timings.json. By default both arms run the scenarios of the behaviours the demo teaches (DEMO_EVALS: the
+persona category, 9 scenarios), each for DEMO_EPOCHS sampled epochs (temperature DEMO_TEMPERATURE, each epoch its own
+seed: runner/epoch_seeds.py, the same seeds in both arms), so each taught behaviour has 20 or 25 pairs: the exact test
+can reach the alpha. The Holm family is the behaviours the runs tested (both taught ones); the other 22 behaviours are
+not run (`--eval CATEGORY`, repeatable, replaces the default: name persona too to keep it).
 
 The twin is the `demo` preset: a base pretrained once on a GPU on habitless transcripts (it uses the world's
 tools when asked and copies what they return, and introduces itself as a stock "Qwen"; reports/records/twin-pretraining/).
 The demo's training set is a selection (`--categories`, `--recipes`): on two CPU cores the loop teaches that
 base one habit, the persona opening (read the settings, load the active cart, introduce itself as that cart),
-rather than all seven categories at once. What it learns is measured in README, "The offline loop".
+rather than all seven categories at once. What it learns is measured in docs/demo.md.
 """
 
 from __future__ import annotations
@@ -33,10 +36,11 @@ from runner.run_options import add_run_options, run_flags
 REPO = Path(__file__).resolve().parent.parent
 DEMO_CATEGORIES = "persona=24"
 DEMO_RECIPES = "introduce,bt-probe"
-DEMO_EPOCHS = 1
 # the behaviours the demo's selection teaches (its base corpus must show neither: tests/test_habitless_corpus.py)
 DEMO_TAUGHT = ("persona.loads_identity_from_cart", "persona.no_hardcoded_bt_identity")
-DEMO_TEMPERATURE = 0.0
+DEMO_EVALS = ("persona",)  # the category of exactly the taught behaviours: what the eval arms run by default
+DEMO_EPOCHS = 5  # 4 and 5 scenarios x 5 = 20 and 25 pairs (the rule can never call 4 or 5 pairs learned)
+DEMO_TEMPERATURE = 0.6  # sampled: at 0 every epoch repeats one trajectory and adds no evidence
 TIMINGS: list[dict[str, object]] = []  # each step's title and wall seconds, in order
 
 
@@ -98,6 +102,13 @@ def learned(comparison: dict[str, object]) -> list[tuple[str, dict[str, float]]]
     return out
 
 
+def holm_family(comparison: dict[str, object]) -> int:
+    """How many behaviours the rule's Holm adjustment counted: those with pairs (reports/significance.py)."""
+    families = {row["holm_family"] for pairing in comparison.get("paired", [])  # type: ignore[union-attr]
+                for row in pairing["behaviours"].values() if row.get("pairs")}
+    return max(families, default=0)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m e2e.offline_loop", description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=Path(".work/loop"), help="where everything goes")
@@ -108,13 +119,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-steps", type=int, default=160, help="optimizer steps on the CPU")
     parser.add_argument("--learning-rate", type=float, default=3e-3,
                         help="LoRA learning rate, decaying linearly to 0 over the steps")
-    # the eval's settings, with the demo's defaults: one greedy try a scenario (DEMO_EPOCHS, DEMO_TEMPERATURE), so the
-    # loop stays minutes on two cores; a behaviour of 4 scenarios then has 4 pairs, which the rule can never call
-    # learned (12 are needed across 24 behaviours: --epochs 3 --temperature 0.5, measured at over 15 minutes on two
-    # shared cores). max_tokens 48: the demo set's longest assistant turn is 40.
-    add_run_options(parser.add_argument, only=("epochs", "temperature", "max_turns", "max_tokens"),
-                    defaults={"epochs": DEMO_EPOCHS, "temperature": DEMO_TEMPERATURE, "max_turns": 3, "max_tokens": 48})
+    # the eval's settings, with the demo's defaults (DEMO_EVALS, DEMO_EPOCHS, DEMO_TEMPERATURE): every sampled try
+    # of all 101 scenarios would take over 15 minutes on two cores, one greedy try gives 4-5 pairs a behaviour, which
+    # the rule can never call learned. max_tokens 48: the demo set's longest assistant turn is 40.
+    add_run_options(parser.add_argument, only=("evals", "epochs", "temperature", "max_turns", "max_tokens"),
+                    defaults={"evals": list(DEMO_EVALS), "epochs": DEMO_EPOCHS, "temperature": DEMO_TEMPERATURE,
+                              "max_turns": 3, "max_tokens": 48})
     args = parser.parse_args(argv)
+    evals: list[str] = args.evals
 
     work = (REPO / args.work).resolve() if not args.work.is_absolute() else args.work
     work.mkdir(parents=True, exist_ok=True)
@@ -137,10 +149,12 @@ def main(argv: list[str] | None = None) -> int:
           [py, "-m", "training.train", "--config", "training/configs/tiny.yaml", "--model", str(twin),
            "--dataset", str(dataset), "--output", str(adapter), "--max-steps", str(args.train_steps),
            "--learning-rate", str(args.learning_rate), "--set", "lr_scheduler_type=linear"])
-    common = run_flags({"backend": "local", "model": twin, "epochs": args.epochs, "temperature": args.temperature,
-                        "seed": 0, "max_turns": args.max_turns, "max_tokens": args.max_tokens, "report_dir": runs})
+    common = run_flags({"backend": "local", "model": twin, "evals": evals, "epochs": args.epochs,
+                        "temperature": args.temperature, "seed": 0, "max_turns": args.max_turns,
+                        "max_tokens": args.max_tokens, "report_dir": runs})
     # a behaviour below its threshold makes `evals run` exit 1: expected for a tiny model
-    _parallel_steps(3, total, "run the eval suite on the baseline and on the adapter (side by side)",
+    _parallel_steps(3, total, f"run the evals ({', '.join(evals)}; {args.epochs} tries a scenario) on the baseline "
+                    "and on the adapter (side by side)",
                     {"baseline": [[py, "-m", "evals", "run", *common, "--adapter", "none", "--run-id", "baseline"]],
                      "adapter": [[py, "-m", "evals", "run", *common, "--adapter", str(adapter), "--run-id", "adapter"]]},
                     ok_codes=(0, 1))
@@ -153,7 +167,9 @@ def main(argv: list[str] | None = None) -> int:
            "baseline,adapter", "--out", str(report)])
     comparison = json.loads((report / "comparison.json").read_text(encoding="utf-8"))
     alpha = comparison["rule"]["alpha"]
-    print(f"\n=== [6/{total}] what the adapter learned: {comparison['rule']['text']}")
+    family = holm_family(comparison)
+    print(f"\n=== [6/{total}] what the adapter learned: {comparison['rule']['text']}; the Holm family: the {family} "
+          "behaviour(s) these runs tested")
     found = learned(comparison)
     for behaviour, row in found:
         print(f"  {behaviour}: won {row['arm_only_passed']} / lost {row['ref_only_passed']} of {row['pairs']} pairs, "
@@ -164,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.monotonic() - started
     (work / "timings.json").write_text(json.dumps(
         {"steps": TIMINGS, "total_seconds": round(elapsed, 1), "learned": [b for b, _ in found],
-         "epochs": args.epochs, "temperature": args.temperature, "alpha": alpha,
+         "evals": evals, "epochs": args.epochs, "temperature": args.temperature, "alpha": alpha,
+         "holm_family": family,
          "gate": "PASS" if verdict == 0 else "FAIL"}, indent=2) + "\n", encoding="utf-8")
     print(f"\nDone in {elapsed / 60:.1f} min. Gate: {'PASS' if verdict == 0 else 'FAIL'} "
           "(a tiny model is not expected to pass). "

@@ -115,6 +115,7 @@ def _paired_json(r: PairedRow) -> dict[str, Any]:
         "p_holm": _num(r.p_holm),
         "verdict": r.verdict.verdict,
         "significant": r.verdict.significant,
+        "holm_family": r.verdict.family,
         "min_detectable_diff": _num(r.verdict.min_detectable),
     }
 

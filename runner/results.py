@@ -27,6 +27,7 @@ from core.verdicts import FAIL, row_label
 from evals.catalog import HARD_INVARIANTS
 from evals.predicates import FAILED, NOT_EXERCISED, PASSED
 from evals.thresholds import DEFAULT_PASS_RATE
+from runner.scorer import INCOMPLETE
 from runner.solver import INCOMPLETE_PREFIX, STORE_COMPLETION_TOKENS, STORE_PROMPT_TOKENS, STORE_REQUESTS
 
 SCORER_NAME = "madcat_grader"
@@ -93,6 +94,9 @@ def row_from_sample(sample: Any, log: str | None = None) -> dict[str, Any]:
                    reason=f"incomplete: stopped by inspect's {sample.limit.type} limit")
         return row
     smeta = score.metadata or {}
+    if smeta.get("outcome") == INCOMPLETE:  # the scorer found it unfinished (runner/scorer.py): no verdict
+        row.update(status="incomplete", passed=None, outcome=None, reason=score.explanation or "incomplete")
+        return row
     outcome = str(smeta.get("outcome") or (PASSED if score.value == "C" else FAILED))
     row.update(status="complete", passed=outcome == PASSED, outcome=outcome, reason=score.explanation or "",
                hard_violations=list(smeta.get("hard_violations") or []), stopped="done",

@@ -12,6 +12,7 @@ Kept free of inspect-ai imports so that loading the pytest plugin costs nothing 
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
@@ -68,10 +69,11 @@ class RunConfig:
     request_timeout: int = option(600, "seconds one model request may take, retries included; past it the sample "
                                   "is incomplete", kind=int, limits=(1, 86400))
     cache: bool = option(False, "reuse model outputs, keyed on the adapter's sha256 (needs its files)", kind=bool)
-    evals: list[str] | None = option(None, "an eval ID or category (repeatable; default all)", flag="eval",
+    evals: list[str] | None = option(None, "an eval ID or category (repeatable)", shown="all", flag="eval",
                                      repeat=True, pytest=False)
-    scenarios: list[str] | None = option(None, "run only this scenario id (repeatable; default: every scenario of "
-                                         "the selected behaviours)", flag="scenario", repeat=True)
+    scenarios: list[str] | None = option(None, "run only this scenario id (repeatable)",
+                                         shown="every scenario of the selected behaviours", flag="scenario",
+                                         repeat=True)
     run_id: str | None = option(None, "the run dir's name under --report-dir; an existing one is reused",
                                 shown="UTC timestamp + arm")
     display: str = option("none", "inspect's own progress display (none: one line per finished sample)",
@@ -109,8 +111,8 @@ def default_of(f: Field[Any]) -> Any:
 
 def _help(f: Field[Any], default: Any) -> str:
     meta = f.metadata
-    if meta["repeat"]:
-        return meta["help"]
+    if meta["repeat"] and default is not None:
+        default = ", ".join(default)
     shown = meta["shown"] if default is None else (str(default).lower() if isinstance(default, bool) else default)
     return meta["help"] if shown is None or meta["kind"] is bool else f"{meta['help']} (default {shown})"
 
@@ -122,6 +124,16 @@ def _type(f: Field[Any]) -> Callable[[str], Any] | None:
     if kind is float:
         return float_in(*limits)
     return None
+
+
+class AppendOverDefault(argparse.Action):
+    """A repeatable option with a driver's default list: the first use replaces the default (argparse's `append`
+    would add to it)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        current = getattr(namespace, self.dest)
+        setattr(namespace, self.dest, [*([] if current is self.default else current), values])
 
 
 def add_run_options(add: Callable[..., Any], prefix: str = "", *, where: str = "cli",
@@ -144,7 +156,7 @@ def add_run_options(add: Callable[..., Any], prefix: str = "", *, where: str = "
         if f.metadata["flag"]:
             kwargs["metavar"] = f.metadata["flag"].upper()
         if f.metadata["repeat"]:
-            kwargs["action"] = "append"
+            kwargs["action"] = AppendOverDefault if f.name in (defaults or {}) else "append"
         elif f.metadata["kind"] is bool:
             kwargs["action"] = "store_true"
         else:

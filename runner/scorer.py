@@ -2,6 +2,12 @@
 
 The score carries the grader's reason, the hard invariants this trajectory broke (every trajectory
 is checked against them, whatever its scenario tests) and a compact one-line-per-step view of it.
+
+A sample that did not finish as the model's own (a cut generation, the turn limit, a server error, an inspect
+limit: the solver never recorded `done`) is not graded: the task scores errored samples too (`score_on_error`,
+after their retries), and such a sample scores 0 with the outcome `incomplete`, so the log's metrics count it in
+the denominator as results.json does (incomplete and not exercised: not passed), and `inspect view` shows the
+pass rate the report shows.
 """
 
 from __future__ import annotations
@@ -28,8 +34,10 @@ from evals.predicates import NOT_EXERCISED, PASSED
 from evals.transcript import Transcript, load_transcript
 from evals.world import load_tool_specs
 from runner.inspect_messages import to_openai_messages
+from runner.solver import STORE_STOPPED
 
 TRAJECTORY_LINES = 40  # the compact view keeps the first and last steps of a long trajectory
+INCOMPLETE = "incomplete"  # the score's outcome for a sample that has no verdict (results.json: status incomplete)
 
 
 def transcript_from_state(state: TaskState | EvalSample, tools: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -75,7 +83,8 @@ def compact_trajectory(transcript: dict[str, Any] | Transcript, width: int = 70)
 
 @scorer(metrics=[accuracy(), stderr(), grouped(accuracy(), "eval", all=False)])
 def madcat_grader() -> Scorer:
-    """Grade the sample's eval on its trajectory: C passed, I failed, N not exercised (counts as 0)."""
+    """Grade the sample's eval on its trajectory: C passed, I failed, N not exercised (counts as 0); a sample
+    that did not finish is not graded: I with the outcome `incomplete` (counts as 0, as in results.json)."""
 
     tools = load_tool_specs()
 
@@ -83,6 +92,13 @@ def madcat_grader() -> Scorer:
         data = transcript_from_state(state, tools)
         transcript = load_transcript(data)
         eval_id = str(state.metadata["eval"])
+        stopped = state.store.get(STORE_STOPPED)
+        if stopped != "done":
+            why = stopped or "the sample ended before the agent finished (a server error or a limit)"
+            return Score(value=INCORRECT, answer=_short(transcript.final_text, 200), explanation=f"incomplete: {why}",
+                         metadata={"eval": eval_id, "scenario": state.metadata.get("scenario"), "outcome": INCOMPLETE,
+                                   "hard_violations": [], "hard_reasons": {},
+                                   "trajectory": compact_trajectory(transcript)})
         verdict = grade(eval_id, transcript)
         hard = hard_violations(transcript)
         value = {PASSED: CORRECT, NOT_EXERCISED: NOANSWER}.get(verdict.outcome, INCORRECT)

@@ -87,5 +87,6 @@ def madcat_behaviours(
         scorer=madcat_grader(),
         epochs=Epochs(epochs, reducers),
         message_limit=MESSAGE_LIMIT,
+        score_on_error=True,  # an errored sample scores 0 (runner/scorer.py): the log's metrics count it, as results.json does
         metadata={"prompt": prompt},
     )
