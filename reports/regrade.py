@@ -2,7 +2,9 @@
 
 Every complete sample is graded again from its full messages exactly as the scorer does during a run
 (same transcript, same catalog grade, same hard-invariant check); incomplete samples stay incomplete
-with their reason. The result is a new Run in memory, labelled with the spec that re-graded it: the
+with their reason. The situation is the one the model met (the logged world and faults); what is judged
+(expect, check, allows, after_reply) is this checkout's scenario of the same id, so a re-grade applies
+today's spec, checks and side-effect rules included, also to logs written before they existed. The result is a new Run in memory, labelled with the spec that re-graded it: the
 recorded results.json is never touched (a record's headline is the number its run produced).
 """
 
@@ -30,6 +32,7 @@ def logged_transcripts(run: Run) -> dict[SampleKey, dict[str, Any]]:
     """(eval, scenario, epoch) -> the transcript the scorer would build, for every sample in the run's logs."""
     from inspect_ai.log import read_eval_log
 
+    from evals.scenarios import load_scenarios
     from evals.world import load_tool_specs
     from runner.scorer import transcript_from_state
 
@@ -38,6 +41,7 @@ def logged_transcripts(run: Run) -> dict[SampleKey, dict[str, Any]]:
         raise BadInput(f"reports: cannot re-grade {run.run_id}: none of its inspect logs is here "
                        f"({', '.join(run.logs()) or 'no log recorded'})")
     tools = load_tool_specs()
+    judged = {s.id: s.transcript_stub()["meta"] for s in load_scenarios()}
     out: dict[SampleKey, dict[str, Any]] = {}
     for path in files:
         try:
@@ -46,7 +50,11 @@ def logged_transcripts(run: Run) -> dict[SampleKey, dict[str, Any]]:
             raise BadInput(f"reports: cannot re-grade {run.run_id}: {path} is not a readable inspect log ({e})") from None
         for s in samples:
             meta = s.metadata or {}
-            out[(str(meta.get("eval")), str(meta.get("scenario")), int(s.epoch))] = transcript_from_state(s, tools)
+            data = transcript_from_state(s, tools)
+            today = judged.get(str(meta.get("scenario")))
+            if today is not None:
+                data["meta"].update({k: today[k] for k in ("expect", "check", "allows", "after_reply")})
+            out[(str(meta.get("eval")), str(meta.get("scenario")), int(s.epoch))] = data
     return out
 
 

@@ -44,10 +44,12 @@ def transcript_from_state(state: TaskState | EvalSample, tools: list[dict[str, A
     """The trajectory in the transcript format (world, faults and expectations from the sample): of a sample being
     scored, or of one read back from an inspect log (reports/records/real-model/regrade.py)."""
     meta = state.metadata
+    # what the request allows to change: absent from logs written before side effects were judged in runs
+    judged = {key: list(meta.get(key) or []) for key in ("allows", "after_reply") if key in meta}
     return {"messages": to_openai_messages(state.messages), "tools": tools if tools is not None else load_tool_specs(),
             "world": meta.get("world") or {}, "faults": meta.get("faults") or {},
             "meta": {"scenario": meta.get("scenario"), "eval": meta.get("eval"), "expect": meta.get("expect") or {},
-                     "check": meta.get("check") or {}, "epoch": state.epoch}}
+                     "check": meta.get("check") or {}, **judged, "epoch": state.epoch}}
 
 
 def _short(text: str, width: int) -> str:

@@ -48,13 +48,15 @@ def select_evals(evals: str | list[str] | None) -> list[str]:
 
 def scenario_sample(scenario: Scenario, prompt: str = "minimal") -> Sample:
     """A scenario as a Sample: its opening messages as input; its id (the solver looks the scenario up by it) and
-    what the scorer and a later re-grade of the inspect log read (world, faults, expect, check) as metadata."""
+    what the scorer and a later re-grade of the inspect log read (world, faults, expect, check, allows, after_reply)
+    as metadata."""
     return Sample(
         id=scenario.id,
         input=to_chat_messages(scenario.initial_messages(prompt)),
         metadata={"eval": scenario.eval, "category": scenario.category, "scenario": scenario.id,
                   "system": scenario.system, "prompt": prompt, "world": scenario.world, "faults": scenario.faults,
-                  "expect": scenario.expect, "check": scenario.check, "replies": scenario.replies, "max_turns": scenario.max_turns},
+                  "expect": scenario.expect, "check": scenario.check, "allows": list(scenario.allows),
+                  "after_reply": list(scenario.after_reply), "replies": scenario.replies, "max_turns": scenario.max_turns},
     )
 
 
