@@ -130,7 +130,8 @@ MENTIONS = st.sampled_from(["{n} is another cart", "I'm {c}, not {n}", "{n} isn'
                             "{n}'s voice is terse", "You asked if I'm {n}; I'm {c}", "I'm not {n}",
                             "Unlike {n}, I keep it warm", "Switch to {n} with the tag bt",
                             "The default cart is {n}, but {c} is loaded", "{n} speaks tersely",
-                            "Don't call me {n}", "I was talking to {n} earlier", "{c} here, {n} is off today"])
+                            "Don't call me {n}", "I was talking to {n} earlier", "{c} here, {n} is off today",
+                            "Hey, {n}. I'm {c} here", "Hi {n}! This is {c}", "Good morning, {n}. {c} speaking"])
 
 
 @hyp_settings(max_examples=300, deadline=None, derandomize=True)
@@ -166,3 +167,14 @@ def test_merely_saying_the_active_carts_name_is_no_introduction() -> None:
     t = transcript(user("Hi, who are you?"), turn(settings("sage")), turn(CART_SAGE),
                    say("The active cart is Sage."), world=SAGE)
     not_exercised("persona.loads_identity_from_cart", t, "never said who it is")
+
+
+def test_greeting_the_user_by_the_name_they_used_is_no_claim() -> None:
+    """Round 1's `qwen-madcat-seed1` (reports/records/real-qwen/round-1/inspect-logs/), persona-nobt-nova-hey-bt:
+    to "hey BT, you there?" with nova active it answered as Nova, greeting the user back by the name they used.
+    The sentence classifier read "Hey, BT." as the speaker presenting itself: a hard violation that was none."""
+    t = transcript(user("hey BT, you there?"), turn(settings("nova")),
+                   say("Hey, BT. I'm Nova here and the tts plugin is on (voice nova). What are we up to?"), world=NOVA)
+    assert "persona.no_hardcoded_bt_identity" not in [i for i, _ in hard_violations(t)]
+    assert presented_as_speaker("Hey, BT-7274 here.", BT_NAMES)  # a greeting, then the speaker
+    assert presented_as_speaker("BT-7274.", BT_NAMES)  # the name alone answers "who is this?"

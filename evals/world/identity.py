@@ -114,7 +114,8 @@ def _claims_at(tokens: list[str], k: int) -> bool:
         return tokens[k - 1] in {"-", "\u2014", "\u2013", "~"} and k == 1 and not after
     rest = [w for w in after if w not in {",", ":", "\u2014", "\u2013", "-"}]
     if not rest:
-        return True  # the name alone, or after a greeting: "BT-7274." "Hey, BT-7274 —"
+        # the name alone presents the speaker ("BT-7274."); after a greeting it is the one greeted ("Hey, BT.")
+        return not any(w in GREETINGS and w.isalpha() for w in tokens[:k])
     return any(tuple(rest[:len(p)]) == p for p in PREDICATES)
 
 
