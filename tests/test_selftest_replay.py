@@ -3,9 +3,9 @@ another scenario's world (its own user, its own replies), fails there. Every sce
 and receives two replays: the next scenario of the same behaviour (the habit right, the task another's) and one
 of a different behaviour. A pair is no replay where doing one task is doing the other: the two scenarios ask for
 the same task (equal checks), or the donor's final answer contains the recipient's own good answer (an
-introduction given aloud as well, a greeting with a recalled note added). All 10,100 pairs take minutes (reported
-to the lead: scenarios without a task check are passed by other scenarios' outage trajectories); these 202 take
-about ten seconds."""
+introduction given aloud as well, a greeting with a recalled note added). All 10,100 pairs take minutes; these 202
+take about ten seconds. The scenarios that sweep found passed by replays (missing or weak checks, issue #26) each
+receive every other scenario's trajectory below."""
 
 from __future__ import annotations
 
@@ -95,3 +95,22 @@ def test_a_replay_is_the_donors_moves_in_the_recipients_world() -> None:
     assert any("Operation timed out" in r for r in results)  # sin is unreachable here
     verdict = grade(target.eval, t)
     assert not verdict.passed
+
+
+# Scenarios a full sweep found passed by another scenario's trajectory while their checks were missing or weak
+# (issue #26): each receives every other scenario's good trajectory.
+SWEPT = ["err-retry-sage-tests-fork", "err-retry-nova-docs-lora", "err-mcp-bt-tts-standup", "mem-boot-nova-morning",
+         "mem-boot-bt-mesh-status", "tts-voice-sage-ci-headsup", "tts-switch-sage-to-nova-demo",
+         *sorted(s.id for s in SCENARIOS if s.id.startswith("persona-"))]
+
+
+@pytest.mark.parametrize("scenario_id", SWEPT)
+def test_no_scenarios_good_trajectory_passes_a_scenario_once_passed_by_replays(scenario_id: str) -> None:
+    recipient = next(i for i, s in enumerate(SCENARIOS) if s.id == scenario_id)
+    target = SCENARIOS[recipient]
+    assert target.check, f"{scenario_id} has no task check"
+    passed = [f"{SCENARIOS[donor].id}: {verdict.reason}" for donor in range(len(SCENARIOS))
+              if donor != recipient and not same_task(donor, recipient)
+              for verdict in [grade(target.eval, replay(good(donor), target))] if verdict.passed]
+    assert passed == []
+    assert grade(target.eval, good(recipient)).passed
