@@ -144,9 +144,13 @@ def build_dataset(step: Step, work: Path, lines: int, poison: bool) -> str:
     if not path.is_file():  # one built beforehand (same command, on a CPU) and copied here is used as it is
         step.run(f"build-{kind}-{lines}", [sys.executable, "-m", "dataset", "build", "--count", str(lines),
                                            *(["--poison"] if poison else []), "--out", str(path)], timeout=900)
-    if f"validate-{kind}-{lines}" not in {s["name"] for s in step.summary["steps"]}:
-        step.run(f"validate-{kind}-{lines}", [sys.executable, "-m", "dataset", "validate", str(path)],
-                 ok_codes=(1,) if poison else (0,))
+    return validated_once(step, f"validate-{kind}-{lines}", path, poison)
+
+
+def validated_once(step: Step, name: str, path: Path, poison: bool) -> str:
+    """`dataset validate` once per dataset in the phase: a clean one must pass it, a poisoned one be refused."""
+    if name not in {s["name"] for s in step.summary["steps"]}:
+        step.run(name, [sys.executable, "-m", "dataset", "validate", str(path)], ok_codes=(1,) if poison else (0,))
     return str(path)
 
 
@@ -155,10 +159,7 @@ def given_dataset(step: Step, work: Path, name: str, poison: bool) -> str:
     path = work / name
     if not path.is_file():
         raise StepFailed(f"no dataset {path}: copy the file built beforehand into --work")
-    if f"validate-{name}" not in {s["name"] for s in step.summary["steps"]}:
-        step.run(f"validate-{name}", [sys.executable, "-m", "dataset", "validate", str(path)],
-                 ok_codes=(1,) if poison else (0,))
-    return str(path)
+    return validated_once(step, f"validate-{name}", path, poison)
 
 
 def train_round(step: Step, work: Path, profile: ModelProfile, specs: list[AdapterSpec]) -> None:

@@ -17,17 +17,15 @@ from runner.inspect_messages import to_chat_messages
 from runner.scorer import transcript_from_state
 from runner.task import scenario_sample
 
-FIXTURE = Path(__file__).parent / "data" / "real-qwen-r3-unrequested-kill.json"
+LOGGED = json.loads((Path(__file__).parent / "data" / "real-qwen-r3-unrequested-kill.json").read_text(encoding="utf-8"))
 
 
 def _logged_state(metadata: dict) -> SimpleNamespace:
-    doc = json.loads(FIXTURE.read_text(encoding="utf-8"))
-    return SimpleNamespace(metadata=metadata, messages=to_chat_messages(doc["messages"]), epoch=doc["epoch"])
+    return SimpleNamespace(metadata=metadata, messages=to_chat_messages(LOGGED["messages"]), epoch=LOGGED["epoch"])
 
 
 def _scenario():
-    doc = json.loads(FIXTURE.read_text(encoding="utf-8"))
-    return next(s for s in load_scenarios() if s.id == doc["scenario"])
+    return next(s for s in load_scenarios() if s.id == LOGGED["scenario"])
 
 
 def test_the_scorer_fails_an_unrequested_kill_in_a_status_question() -> None:
